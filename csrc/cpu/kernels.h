@@ -1,0 +1,94 @@
+// CPU kernels: plain functions over raw pointers. Outputs first, then inputs, then sizes; gradients take
+// a `d` prefix. No allocation, no tape, no Python. The glue in ops/ checks shapes and allocates.
+// cuda/<family>.cu mirrors these names and signatures.
+#pragma once
+#include <cstdint>
+
+#include "../tensor.h"
+
+namespace pft {
+
+// Elementwise work below this many elements runs on one thread: an OpenMP fork/join (~1-2 us) costs
+// more than the work.
+constexpr int64_t kParallelThreshold = 1 << 15;
+
+// A broadcast of up to 3 operands onto an output, with dimensions collapsed as far as strides allow.
+// stride[k][i] is operand k's element stride along dimension i (0 where it is broadcast).
+struct BroadcastPlan {
+  int ndim = 0;
+  int64_t shape[kMaxRank] = {};
+  int64_t stride[3][kMaxRank] = {};
+  int64_t numel = 1;
+};
+// Builds the plan for operands `in[0..k)` broadcast to `out` (shapes already checked compatible).
+BroadcastPlan make_broadcast_plan(const Shape& out, const Shape* const* in, int k);
+
+enum class UnaryOp : uint8_t { Neg, Abs, Square, Sqrt, Exp, Log, Tanh, Sigmoid, Relu, Sign, Reciprocal, Rsqrt };
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum,                      // same dtype out
+  Less, LessEqual, Greater, GreaterEqual, Equal, NotEqual,        // bool out
+};
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Less; }
+enum class ReduceOp : uint8_t { Sum, Max, Min, Prod };
+
+namespace cpu {
+
+template <class T>
+void fill_forward(T* out, T value, int64_t n);
+
+// ---- elementwise.cpp -------------------------------------------------------------------------------
+// out, x are (n,)
+template <class T>
+void unary_forward(UnaryOp op, T* out, const T* x, int64_t n);
+// out is plan.shape; a, b are broadcast through plan.stride[0], plan.stride[1]. R is T or bool.
+template <class T, class R>
+void binary_forward(BinaryOp op, R* out, const T* a, const T* b, const BroadcastPlan& plan);
+// out = cond ? x : y, all broadcast through the plan (cond is stride[0]).
+template <class T>
+void where_forward(T* out, const bool* cond, const T* x, const T* y, const BroadcastPlan& plan);
+// out is out-shape, x broadcast through plan.stride[0] (broadcast_to / gradient expansion).
+template <class T>
+void broadcast_forward(T* out, const T* x, const BroadcastPlan& plan);
+template <class To, class From>
+void cast_forward(To* out, const From* x, int64_t n);
+
+// ---- reduce.cpp ------------------------------------------------------------------------------------
+// x is (outer, r, inner), out is (outer, inner)
+template <class T>
+void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, int64_t inner);
+// x is (outer, r, inner), out is (outer, inner) int64 index of the first maximum (minimum) along r
+template <class T>
+void argmax_forward(int64_t* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool is_min);
+// softmax / log_softmax along r of x (outer, r, inner); out has x's shape. Stable: max subtracted.
+template <class T>
+void softmax_forward(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool log);
+
+// ---- linalg.cpp ------------------------------------------------------------------------------------
+// out[b] (M, N) = op(a[b]) (M, K) @ op(b[b]) (K, N), a/b offsets per batch given in elements.
+template <class T>
+void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t* a_off, const int64_t* b_off,
+                    int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T beta_accumulate = T(0));
+
+// ---- shape.cpp -------------------------------------------------------------------------------------
+// out = x permuted: out dim i is x dim perm[i]; x_strides in elements.
+template <class T>
+void transpose_forward(T* out, const T* x, const Shape& out_shape, const int64_t* x_strides_permuted);
+// indices (n,), out (n, depth) laid out as (outer, depth, inner) with the depth axis at position `axis`
+template <class T, class I>
+void one_hot_forward(T* out, const I* indices, int64_t outer, int64_t depth, int64_t inner, T on, T off);
+template <class T>
+void range_forward(T* out, double start, double delta, int64_t n);
+
+// ---- random.cpp ------------------------------------------------------------------------------------
+template <class T>
+void random_normal_forward(T* out, int64_t n, double mean, double stddev, uint64_t seed);
+template <class T>
+void random_uniform_forward(T* out, int64_t n, double lo, double hi, uint64_t seed);
+
+// ---- optim.cpp -------------------------------------------------------------------------------------
+// Keras 3 SGD on one variable, in place. var, grad, m are (n,); m is null when momentum == 0.
+template <class T>
+void sgd_update(T* var, T* m, const T* grad, int64_t n, T lr, T momentum, bool nesterov);
+
+}  // namespace cpu
+}  // namespace pft

@@ -1,0 +1,181 @@
+// Reductions over the middle axis of an (outer, r, inner) view, argmax, and softmax along an axis.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "../math.h"
+#include "kernels.h"
+
+namespace pft {
+namespace cpu {
+
+template <class T>
+static T reduce_identity(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum: return T(0);
+    case ReduceOp::Prod: return T(1);
+    case ReduceOp::Max:
+      if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::lowest();
+    case ReduceOp::Min:
+      if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::max();
+  }
+  return T(0);
+}
+
+template <class T>
+static inline T combine(ReduceOp op, T a, T b) {
+  switch (op) {
+    case ReduceOp::Sum: return T(a + b);
+    case ReduceOp::Prod: return T(a * b);
+    case ReduceOp::Max: return math::maximum(a, b);
+    case ReduceOp::Min: return math::minimum(a, b);
+  }
+  return a;
+}
+
+// Sum of a contiguous run. Eight partial sums let the compiler vectorise without -ffast-math and
+// keep float32 error growth at O(n/8) instead of O(n).
+template <class T>
+static T sum_contiguous(const T* x, int64_t n) {
+  if (n < 16) {
+    T s = T(0);
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+  }
+  T acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] += x[i + k];
+  T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+template <class T>
+void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, int64_t inner) {
+  const int64_t total = outer * r * inner;
+  if (inner == 1) {
+    // out[o] = reduce_j x[o, j]: one contiguous row per output.
+    auto row = [&](int64_t o) {
+      const T* p = x + o * r;
+      if (op == ReduceOp::Sum) {
+        out[o] = sum_contiguous(p, r);
+        return;
+      }
+      T acc = reduce_identity<T>(op);
+      for (int64_t j = 0; j < r; j++) acc = combine(op, acc, p[j]);
+      out[o] = acc;
+    };
+    if (outer == 1 && op == ReduceOp::Sum && total >= kParallelThreshold) {
+      // One long row: per-thread partial sums, combined in a fixed order (deterministic).
+      int nt = omp_get_max_threads();
+      T partial[256];
+      nt = std::min(nt, 256);
+#pragma omp parallel num_threads(nt)
+      {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        int64_t chunk = (r + n - 1) / n;
+        int64_t b = std::min(r, chunk * t), e = std::min(r, b + chunk);
+        partial[t] = sum_contiguous(x + b, e - b);
+        if (t == 0)
+          for (int k = n; k < nt; k++) partial[k] = T(0);
+      }
+      T s = T(0);
+      for (int k = 0; k < nt; k++) s += partial[k];
+      out[0] = s;
+      return;
+    }
+#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) schedule(static)
+    for (int64_t o = 0; o < outer; o++) row(o);
+    return;
+  }
+  // out[o, i] = reduce_j x[o, j, i]: accumulate whole inner rows so the loop over i vectorises.
+#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) schedule(static)
+  for (int64_t o = 0; o < outer; o++) {
+    T* y = out + o * inner;
+    const T* p = x + o * r * inner;
+    const T init = reduce_identity<T>(op);
+    for (int64_t i = 0; i < inner; i++) y[i] = init;
+    for (int64_t j = 0; j < r; j++) {
+      const T* q = p + j * inner;
+      switch (op) {
+        case ReduceOp::Sum:
+          for (int64_t i = 0; i < inner; i++) y[i] += q[i];
+          break;
+        case ReduceOp::Prod:
+          for (int64_t i = 0; i < inner; i++) y[i] *= q[i];
+          break;
+        case ReduceOp::Max:
+          for (int64_t i = 0; i < inner; i++) y[i] = math::maximum(y[i], q[i]);
+          break;
+        case ReduceOp::Min:
+          for (int64_t i = 0; i < inner; i++) y[i] = math::minimum(y[i], q[i]);
+          break;
+      }
+    }
+  }
+}
+
+template <class T>
+void argmax_forward(int64_t* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool is_min) {
+  const int64_t total = outer * r * inner;
+#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) schedule(static)
+  for (int64_t o = 0; o < outer; o++) {
+    for (int64_t i = 0; i < inner; i++) {
+      const T* p = x + o * r * inner + i;
+      int64_t best = 0;
+      T bv = p[0];
+      for (int64_t j = 1; j < r; j++) {
+        T v = p[j * inner];
+        if (is_min ? (v < bv) : (v > bv)) {
+          bv = v;
+          best = j;
+        }
+      }
+      out[o * inner + i] = best;
+    }
+  }
+}
+
+template <class T>
+void softmax_forward(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool log) {
+  const int64_t total = outer * r * inner;
+#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) schedule(static)
+  for (int64_t o = 0; o < outer; o++) {
+    for (int64_t i = 0; i < inner; i++) {
+      const T* p = x + o * r * inner + i;
+      T* y = out + o * r * inner + i;
+      // Subtracting the row max keeps exp() in (0, 1]: stable for any finite logits.
+      T m = p[0];
+      for (int64_t j = 1; j < r; j++) m = std::max(m, p[j * inner]);
+      T s = T(0);
+      for (int64_t j = 0; j < r; j++) {
+        T e = std::exp(p[j * inner] - m);
+        if (!log) y[j * inner] = e;
+        s += e;
+      }
+      if (log) {
+        T ls = std::log(s);
+        for (int64_t j = 0; j < r; j++) y[j * inner] = p[j * inner] - m - ls;
+      } else {
+        T inv = T(1) / s;
+        for (int64_t j = 0; j < r; j++) y[j * inner] *= inv;
+      }
+    }
+  }
+}
+
+#define PFT_INST(T)                                                                              \
+  template void reduce_forward<T>(ReduceOp, T*, const T*, int64_t, int64_t, int64_t);            \
+  template void argmax_forward<T>(int64_t*, const T*, int64_t, int64_t, int64_t, bool);
+PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t)
+#undef PFT_INST
+template void softmax_forward<float>(float*, const float*, int64_t, int64_t, int64_t, bool);
+template void softmax_forward<double>(double*, const double*, int64_t, int64_t, int64_t, bool);
+
+}  // namespace cpu
+}  // namespace pft

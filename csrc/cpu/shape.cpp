@@ -1,0 +1,61 @@
+// Data movement: transpose (strided gather), one_hot, range.
+#include <omp.h>
+
+#include "kernels.h"
+
+namespace pft {
+namespace cpu {
+
+template <class T>
+void transpose_forward(T* out, const T* x, const Shape& out_shape, const int64_t* xs) {
+  // out is out_shape, contiguous; xs[i] is x's element stride along out dimension i.
+  const int nd = out_shape.ndim;
+  const int64_t n = out_shape.numel();
+  if (n == 0) return;
+  if (nd == 0) {
+    out[0] = x[0];
+    return;
+  }
+  const int64_t inner = out_shape.d[nd - 1];
+  const int64_t rows = n / inner;
+#pragma omp parallel for if (n >= kParallelThreshold) schedule(static)
+  for (int64_t row = 0; row < rows; row++) {
+    int64_t off = 0, r = row;
+    for (int i = nd - 2; i >= 0; i--) {
+      off += (r % out_shape.d[i]) * xs[i];
+      r /= out_shape.d[i];
+    }
+    T* y = out + row * inner;
+    const T* p = x + off;
+    const int64_t s = xs[nd - 1];
+    for (int64_t j = 0; j < inner; j++) y[j] = p[j * s];
+  }
+}
+
+template <class T, class I>
+void one_hot_forward(T* out, const I* idx, int64_t outer, int64_t depth, int64_t inner, T on, T off) {
+  // out is (outer, depth, inner); idx is (outer, inner). Out-of-range indices give an all-`off` row (TF).
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t d = 0; d < depth; d++)
+      for (int64_t i = 0; i < inner; i++)
+        out[(o * depth + d) * inner + i] = (int64_t(idx[o * inner + i]) == d) ? on : off;
+}
+
+template <class T>
+void range_forward(T* out, double start, double delta, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = static_cast<T>(start + double(i) * delta);
+}
+
+#define PFT_INST(T)                                                                            \
+  template void transpose_forward<T>(T*, const T*, const Shape&, const int64_t*);              \
+  template void one_hot_forward<T, int32_t>(T*, const int32_t*, int64_t, int64_t, int64_t, T, T); \
+  template void one_hot_forward<T, int64_t>(T*, const int64_t*, int64_t, int64_t, int64_t, T, T);
+PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t) PFT_INST(bool)
+#undef PFT_INST
+template void range_forward<float>(float*, double, double, int64_t);
+template void range_forward<double>(double*, double, double, int64_t);
+template void range_forward<int32_t>(int32_t*, double, double, int64_t);
+template void range_forward<int64_t>(int64_t*, double, double, int64_t);
+
+}  // namespace cpu
+}  // namespace pft

@@ -1,0 +1,69 @@
+// Per-element math shared by the CPU kernels and the CUDA kernels (__host__ __device__), so the CPU
+// tests cover the formulas the GPU runs. Each helper is the single definition of its formula.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define PFT_HD __host__ __device__ __forceinline__
+#else
+#define PFT_HD inline
+#endif
+
+namespace pft {
+namespace math {
+
+// Logistic sigmoid without overflow: exp of a non-positive argument only.
+template <class T>
+PFT_HD T sigmoid(T x) {
+  if (x >= T(0)) {
+    T z = std::exp(-x);
+    return T(1) / (T(1) + z);
+  }
+  T z = std::exp(x);
+  return z / (T(1) + z);
+}
+
+template <class T>
+PFT_HD T relu(T x) { return x > T(0) ? x : T(0); }
+
+template <class T>
+PFT_HD T sign(T x) { return T((T(0) < x) - (x < T(0))); }
+
+// Integer power by squaring; negative exponents are rejected by the glue before the kernel runs.
+template <class T>
+PFT_HD T ipow(T base, T e) {
+  T r = 1;
+  while (e > 0) {
+    if (e & 1) r *= base;
+    base *= base;
+    e >>= 1;
+  }
+  return r;
+}
+
+// max/min that propagate NaN like TF's Maximum/Minimum (Eigen scalar_max_op with PropagateNaN).
+template <class T>
+PFT_HD T maximum(T a, T b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a > b ? a : b;
+}
+template <class T>
+PFT_HD T minimum(T a, T b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a < b ? a : b;
+}
+
+// Huber loss and its derivative with respect to the error e = y_pred - y_true (Keras formula).
+template <class T>
+PFT_HD T huber(T e, T delta) {
+  T a = e < T(0) ? -e : e;
+  return a <= delta ? T(0.5) * e * e : delta * a - T(0.5) * delta * delta;
+}
+template <class T>
+PFT_HD T huber_grad(T e, T delta) { return e > delta ? delta : (e < -delta ? -delta : e); }
+
+}  // namespace math
+}  // namespace pft

@@ -1,0 +1,325 @@
+// Glue for elementwise ops: unary, broadcasting binary ops and comparisons, where, broadcast_to, cast.
+// Each forward is followed by its OpDef's backward rule.
+#include <algorithm>
+
+#include "ops.h"
+
+namespace pft {
+namespace ops {
+
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
+  Shape out;
+  out.ndim = std::max(a.ndim, b.ndim);
+  for (int i = 0; i < out.ndim; i++) {
+    int ia = i - (out.ndim - a.ndim), ib = i - (out.ndim - b.ndim);
+    int64_t da = ia >= 0 ? a.d[ia] : 1, db = ib >= 0 ? b.d[ib] : 1;
+    if (da != db && da != 1 && db != 1)
+      throw InvalidArgument(std::string(op) + ": shapes " + a.str() + " and " + b.str() +
+                            " are not broadcast-compatible (dimension " + std::to_string(i) + ": " +
+                            std::to_string(da) + " vs " + std::to_string(db) +
+                            "); reshape one operand so each dimension matches or is 1");
+    out.d[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+void check_same_device(const char* op, const TensorPtr& a, const TensorPtr& b) {
+  if (a->device() != b->device())
+    throw InvalidArgument(std::string(op) + ": inputs are on different devices (" + a->device().str() + " and " +
+                          b->device().str() + "); move one with .cpu()/.gpu() or run inside tf.device(...)");
+}
+
+int normalize_axis(const char* op, int64_t axis, int ndim) {
+  int64_t a = axis < 0 ? axis + ndim : axis;
+  if (a < 0 || a >= std::max(ndim, 1) || (ndim == 0))
+    throw InvalidArgument(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                          std::to_string(ndim) + " (valid: [" + std::to_string(-ndim) + ", " +
+                          std::to_string(ndim) + "))");
+  return int(a);
+}
+
+uint32_t axes_mask(const char* op, const std::vector<int64_t>& axes, bool all, int ndim) {
+  if (all) return ndim == 0 ? 0u : ((1u << ndim) - 1u);
+  uint32_t m = 0;
+  for (int64_t a : axes) {
+    int ax = normalize_axis(op, a, ndim);
+    if (m & (1u << ax))
+      throw InvalidArgument(std::string(op) + ": axis " + std::to_string(a) + " appears twice in the axis list");
+    m |= 1u << ax;
+  }
+  return m;
+}
+
+static const char* unary_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: return "negative";
+    case UnaryOp::Abs: return "abs";
+    case UnaryOp::Square: return "square";
+    case UnaryOp::Sqrt: return "sqrt";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Log: return "log";
+    case UnaryOp::Tanh: return "tanh";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::Relu: return "relu";
+    case UnaryOp::Sign: return "sign";
+    case UnaryOp::Reciprocal: return "reciprocal";
+    case UnaryOp::Rsqrt: return "rsqrt";
+  }
+  return "unary";
+}
+
+static const char* binary_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "add";
+    case BinaryOp::Sub: return "subtract";
+    case BinaryOp::Mul: return "multiply";
+    case BinaryOp::Div: return "divide";
+    case BinaryOp::Pow: return "pow";
+    case BinaryOp::Maximum: return "maximum";
+    case BinaryOp::Minimum: return "minimum";
+    case BinaryOp::Less: return "less";
+    case BinaryOp::LessEqual: return "less_equal";
+    case BinaryOp::Greater: return "greater";
+    case BinaryOp::GreaterEqual: return "greater_equal";
+    case BinaryOp::Equal: return "equal";
+    case BinaryOp::NotEqual: return "not_equal";
+  }
+  return "binary";
+}
+
+// ---- unary -------------------------------------------------------------------------------------------
+static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
+static const OpDef kUnary = {"unary", unary_backward};
+
+TensorPtr unary(UnaryOp op, const TensorPtr& x) {
+  const char* name = unary_name(op);
+  bool float_only = !(op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Square ||
+                      op == UnaryOp::Sign || op == UnaryOp::Relu);
+  if (x->dtype == DType::Bool || (float_only && !is_floating(x->dtype)))
+    throw TypeError(std::string(name) + ": unsupported dtype " + dtype_name(x->dtype) + " (input " + describe(*x) +
+                    "); cast it first, e.g. tf.cast(x, tf.float32)");
+  auto out = empty(x->dtype, x->shape, x->device());
+  dispatch_numeric(x->dtype, name, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::unary_forward<T>(op, out->data<T>(), x->data<T>(), x->numel);
+  });
+  if (any_tape_active() && is_floating(x->dtype) && op != UnaryOp::Sign && should_record(&x->id, 1)) {
+    int64_t attr = int64_t(op);
+    record(&kUnary, {x}, out, &attr, 1);
+  }
+  return out;
+}
+
+static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  const TensorPtr& dy = dout[0];
+  const TensorPtr& x = e.in[0];
+  const TensorPtr& y = e.out;
+  switch (UnaryOp(e.attr[0])) {
+    case UnaryOp::Neg: din[0] = neg(dy); break;                                  // y = -x
+    case UnaryOp::Abs: din[0] = mul(dy, unary(UnaryOp::Sign, x)); break;         // y = |x|
+    case UnaryOp::Square: din[0] = mul(dy, mul_scalar(x, 2.0)); break;           // y = x^2
+    case UnaryOp::Sqrt: din[0] = div(mul_scalar(dy, 0.5), y); break;             // y = sqrt(x): dy * 0.5 / y
+    case UnaryOp::Exp: din[0] = mul(dy, y); break;                               // y = e^x
+    case UnaryOp::Log: din[0] = div(dy, x); break;                               // y = log x
+    case UnaryOp::Tanh: din[0] = mul(dy, sub(ones_like(y), mul(y, y))); break;   // 1 - y^2
+    case UnaryOp::Sigmoid: din[0] = mul(dy, mul(y, sub(ones_like(y), y))); break;  // y (1 - y)
+    case UnaryOp::Relu:                                                           // dy where x > 0
+      din[0] = where(binary(BinaryOp::Greater, x, zeros_like(x)), dy, zeros_like(dy));
+      break;
+    case UnaryOp::Sign: break;
+    case UnaryOp::Reciprocal: din[0] = neg(mul(dy, mul(y, y))); break;            // y = 1/x: -dy y^2
+    case UnaryOp::Rsqrt: din[0] = mul_scalar(mul(dy, mul(y, mul(y, y))), -0.5); break;  // -0.5 dy y^3
+  }
+}
+
+// ---- binary ------------------------------------------------------------------------------------------
+static void binary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
+static const OpDef kBinary = {"binary", binary_backward};
+
+TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
+  const char* name = binary_name(op);
+  if (a->dtype != b->dtype)
+    throw InvalidArgument(std::string(name) + ": dtype mismatch, x is " + describe(*a) + " and y is " + describe(*b) +
+                          " (no implicit promotion); cast one with tf.cast so both have the same dtype");
+  check_same_device(name, a, b);
+  const bool cmp = is_comparison(op);
+  if (a->dtype == DType::Bool && !(cmp && (op == BinaryOp::Equal || op == BinaryOp::NotEqual)))
+    throw TypeError(std::string(name) + ": unsupported dtype bool (inputs " + describe(*a) + ", " + describe(*b) +
+                    "); cast to a numeric dtype first");
+  if (op == BinaryOp::Pow && is_integer(a->dtype)) {
+    // TF: "Integers to negative integer powers are not allowed"
+    bool neg_exp = dispatch_all(b->dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = b->data<T>();
+      for (int64_t i = 0; i < b->numel; i++)
+        if (p[i] < T(0)) return true;
+      return false;
+    });
+    if (neg_exp) throw InvalidArgument("pow: integers to negative integer powers are not allowed (cast to float first)");
+  }
+  Shape shape = a->shape == b->shape ? a->shape : broadcast_shapes(name, a->shape, b->shape);
+  auto out = empty(cmp ? DType::Bool : a->dtype, shape, a->device());
+  const Shape* ins[2] = {&a->shape, &b->shape};
+  BroadcastPlan plan = make_broadcast_plan(shape, ins, 2);
+  dispatch_all(a->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (cmp) {
+      cpu::binary_forward<T, bool>(op, out->data<bool>(), a->data<T>(), b->data<T>(), plan);
+    } else if constexpr (!std::is_same<T, bool>::value) {
+      cpu::binary_forward<T, T>(op, out->data<T>(), a->data<T>(), b->data<T>(), plan);
+    }
+  });
+  if (!cmp && any_tape_active() && is_floating(a->dtype)) {
+    int64_t ids[2] = {a->id, b->id};
+    if (should_record(ids, 2)) {
+      int64_t attr = int64_t(op);
+      record(&kBinary, {a, b}, out, &attr, 1);
+    }
+  }
+  return out;
+}
+
+static void binary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  const TensorPtr& dy = dout[0];
+  const TensorPtr& a = e.in[0];
+  const TensorPtr& b = e.in[1];
+  TensorPtr da, db;
+  switch (BinaryOp(e.attr[0])) {
+    case BinaryOp::Add: da = dy; db = dy; break;
+    case BinaryOp::Sub: da = dy; db = neg(dy); break;
+    case BinaryOp::Mul: da = mul(dy, b); db = mul(a, dy); break;
+    case BinaryOp::Div:  // z = a / b: da = dy / b, db = dy * (-a / b / b) (TF's RealDiv gradient)
+      da = div(dy, b);
+      db = mul(dy, div(div(neg(a), b), b));
+      break;
+    case BinaryOp::Pow: {  // z = a^b: da = dy * b * a^(b-1); db = dy * z * log(a) where a > 0, else 0
+      da = mul(dy, mul(b, binary(BinaryOp::Pow, a, add_scalar(b, -1.0))));
+      auto pos = binary(BinaryOp::Greater, a, zeros_like(a));
+      auto safe = where(pos, a, ones_like(a));
+      auto log_a = where(pos, unary(UnaryOp::Log, safe), zeros_like(a));
+      db = mul(dy, mul(e.out, log_a));
+      break;
+    }
+    case BinaryOp::Maximum:
+    case BinaryOp::Minimum: {  // the gradient goes to x where x >= y (x <= y for minimum), else to y
+      auto xmask = binary(BinaryOp(e.attr[0]) == BinaryOp::Maximum ? BinaryOp::GreaterEqual : BinaryOp::LessEqual, a, b);
+      auto zeros = zeros_like(dy);
+      da = where(xmask, dy, zeros);
+      db = where(xmask, zeros, dy);
+      break;
+    }
+    default: return;
+  }
+  din[0] = sum_to_shape(da, a->shape);
+  din[1] = sum_to_shape(db, b->shape);
+}
+
+TensorPtr mul_scalar(const TensorPtr& x, double s) { return mul(x, full(x->dtype, Shape{}, s, x->device())); }
+TensorPtr add_scalar(const TensorPtr& x, double s) { return add(x, full(x->dtype, Shape{}, s, x->device())); }
+TensorPtr zeros_like(const TensorPtr& x) { return full(x->dtype, x->shape, 0.0, x->device()); }
+TensorPtr ones_like(const TensorPtr& x) { return full(x->dtype, x->shape, 1.0, x->device()); }
+
+// ---- where -------------------------------------------------------------------------------------------
+static void where_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
+static const OpDef kWhere = {"where", where_backward};
+
+TensorPtr where(const TensorPtr& c, const TensorPtr& x, const TensorPtr& y) {
+  if (c->dtype != DType::Bool)
+    throw TypeError("where: condition must be a bool tensor, got " + describe(*c) + " (use a comparison or tf.cast(c, tf.bool))");
+  if (x->dtype != y->dtype)
+    throw InvalidArgument("where: x and y must have the same dtype, got " + describe(*x) + " and " + describe(*y) +
+                          "; cast one with tf.cast");
+  check_same_device("where", c, x);
+  check_same_device("where", x, y);
+  Shape shape = broadcast_shapes("where", broadcast_shapes("where", c->shape, x->shape), y->shape);
+  auto out = empty(x->dtype, shape, x->device());
+  const Shape* ins[3] = {&c->shape, &x->shape, &y->shape};
+  BroadcastPlan plan = make_broadcast_plan(shape, ins, 3);
+  dispatch_all(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::where_forward<T>(out->data<T>(), c->data<bool>(), x->data<T>(), y->data<T>(), plan);
+  });
+  if (any_tape_active() && is_floating(x->dtype)) {
+    int64_t ids[2] = {x->id, y->id};
+    if (should_record(ids, 2)) record(&kWhere, {x, y, c}, out);
+  }
+  return out;
+}
+
+static void where_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  // out = c ? x : y: the gradient flows to x where c holds and to y elsewhere.
+  const TensorPtr& dy = dout[0];
+  const TensorPtr& c = e.in[2];
+  auto zeros = zeros_like(dy);
+  din[0] = sum_to_shape(where(c, dy, zeros), e.in[0]->shape);
+  din[1] = sum_to_shape(where(c, zeros, dy), e.in[1]->shape);
+}
+
+// ---- broadcast_to / sum_to_shape ---------------------------------------------------------------------
+static void broadcast_to_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  din[0] = sum_to_shape(dout[0], e.in[0]->shape);
+}
+static const OpDef kBroadcastTo = {"broadcast_to", broadcast_to_backward};
+
+TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape) {
+  if (x->shape == shape) return x;
+  Shape b = broadcast_shapes("broadcast_to", x->shape, shape);
+  if (b != shape)
+    throw InvalidArgument("broadcast_to: cannot broadcast " + describe(*x) + " to shape " + shape.str());
+  auto out = empty(x->dtype, shape, x->device());
+  const Shape* ins[1] = {&x->shape};
+  BroadcastPlan plan = make_broadcast_plan(shape, ins, 1);
+  dispatch_all(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::broadcast_forward<T>(out->data<T>(), x->data<T>(), plan);
+  });
+  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) record(&kBroadcastTo, {x}, out);
+  return out;
+}
+
+TensorPtr sum_to_shape(const TensorPtr& g, const Shape& shape) {
+  if (g->shape == shape) return g;
+  // Reduce the leading dims g has beyond `shape`, and every dim where shape has 1 and g does not.
+  const int lead = g->shape.ndim - shape.ndim;
+  uint32_t mask = 0;
+  for (int i = 0; i < g->shape.ndim; i++) {
+    if (i < lead) mask |= 1u << i;
+    else if (shape.d[i - lead] == 1 && g->shape.d[i] != 1) mask |= 1u << i;
+  }
+  auto s = reduce(ReduceOp::Sum, g, mask, /*keepdims=*/true);
+  return reshape(s, shape);
+}
+
+// ---- cast / identity ---------------------------------------------------------------------------------
+static void cast_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  din[0] = cast(dout[0], e.in[0]->dtype);  // float -> float only; integer inputs get no gradient
+}
+static const OpDef kCast = {"cast", cast_backward};
+
+TensorPtr cast(const TensorPtr& x, DType dt) {
+  if (x->dtype == dt) return x;
+  auto out = empty(dt, x->shape, x->device());
+  dispatch_all(dt, [&](auto to_tag) {
+    using To = decltype(to_tag);
+    dispatch_all(x->dtype, [&](auto from_tag) {
+      using From = decltype(from_tag);
+      cpu::cast_forward<To, From>(out->data<To>(), x->data<From>(), x->numel);
+    });
+  });
+  if (any_tape_active() && is_floating(x->dtype) && is_floating(dt) && should_record(&x->id, 1))
+    record(&kCast, {x}, out);
+  return out;
+}
+
+static void identity_backward(const TapeEntry&, const TensorPtr* dout, TensorPtr* din) { din[0] = dout[0]; }
+static const OpDef kIdentity = {"identity", identity_backward};
+
+TensorPtr identity(const TensorPtr& x) {
+  // A new tensor id over the same (immutable) storage: no copy.
+  auto out = alias(x, x->shape);
+  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) record(&kIdentity, {x}, out);
+  return out;
+}
+
+}  // namespace ops
+}  // namespace pft

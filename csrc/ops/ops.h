@@ -1,0 +1,67 @@
+// The op layer: check shapes/dtypes/devices, allocate outputs, dispatch to a kernel, record on the
+// tape. Backward rules are written with these same functions (so they record under an outer tape).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "../cpu/kernels.h"
+#include "../tape.h"
+#include "../tensor.h"
+
+namespace pft {
+namespace ops {
+
+// ---- helpers ---------------------------------------------------------------------------------------
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+void check_same_device(const char* op, const TensorPtr& a, const TensorPtr& b);
+// Normalises an axis into [0, ndim) or throws naming the op.
+int normalize_axis(const char* op, int64_t axis, int ndim);
+// Bitmask of reduced axes from a list (all axes when `all`).
+uint32_t axes_mask(const char* op, const std::vector<int64_t>& axes, bool all, int ndim);
+
+// ---- elementwise.cpp ---------------------------------------------------------------------------------
+TensorPtr unary(UnaryOp op, const TensorPtr& x);
+TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b);
+inline TensorPtr add(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Add, a, b); }
+inline TensorPtr sub(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Sub, a, b); }
+inline TensorPtr mul(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Mul, a, b); }
+inline TensorPtr div(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Div, a, b); }
+inline TensorPtr neg(const TensorPtr& x) { return unary(UnaryOp::Neg, x); }
+// x (op) a scalar of x's dtype
+TensorPtr mul_scalar(const TensorPtr& x, double s);
+TensorPtr add_scalar(const TensorPtr& x, double s);
+TensorPtr where(const TensorPtr& cond, const TensorPtr& x, const TensorPtr& y);
+TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape);
+// Sums a broadcast gradient back to `shape` (the inverse of broadcasting).
+TensorPtr sum_to_shape(const TensorPtr& g, const Shape& shape);
+TensorPtr cast(const TensorPtr& x, DType dt);
+TensorPtr identity(const TensorPtr& x);
+TensorPtr zeros_like(const TensorPtr& x);
+TensorPtr ones_like(const TensorPtr& x);
+
+// ---- reduce.cpp ------------------------------------------------------------------------------------
+TensorPtr reduce(ReduceOp op, const TensorPtr& x, uint32_t mask, bool keepdims);
+TensorPtr reduce_mean(const TensorPtr& x, uint32_t mask, bool keepdims);
+TensorPtr argmax(const TensorPtr& x, int64_t axis, bool is_min, DType out_dtype);
+TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log);
+
+// ---- linalg.cpp ------------------------------------------------------------------------------------
+TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool trans_a, bool trans_b);
+
+// ---- shape.cpp -------------------------------------------------------------------------------------
+TensorPtr reshape(const TensorPtr& x, const std::vector<int64_t>& dims);
+TensorPtr reshape(const TensorPtr& x, const Shape& shape);
+TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm);
+TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off, int64_t axis, DType dt);
+TensorPtr range(double start, double limit, double delta, DType dt);
+TensorPtr random_normal(const Shape& shape, double mean, double stddev, DType dt, uint64_t seed);
+TensorPtr random_uniform(const Shape& shape, double lo, double hi, DType dt, uint64_t seed);
+
+// ---- optim.cpp -------------------------------------------------------------------------------------
+// Keras SGD over many variables in one call. vars[i] and moms[i] are updated in place (moms may be
+// empty when momentum == 0).
+void sgd_apply(const std::vector<TensorPtr>& vars, const std::vector<TensorPtr>& grads,
+               const std::vector<TensorPtr>& moms, double lr, double momentum, bool nesterov);
+
+}  // namespace ops
+}  // namespace pft

@@ -1,0 +1,164 @@
+// Glue for shape ops (reshape, transpose, one_hot) and tensor creation (range, random).
+#include <cmath>
+
+#include "ops.h"
+
+namespace pft {
+namespace ops {
+
+static void reshape_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  din[0] = reshape(dout[0], e.in[0]->shape);
+}
+static const OpDef kReshape = {"reshape", reshape_backward};
+
+TensorPtr reshape(const TensorPtr& x, const Shape& shape) {
+  if (shape.numel() != x->numel)
+    throw InvalidArgument("reshape: cannot reshape " + describe(*x) + " (" + std::to_string(x->numel) +
+                          " elements) to shape " + shape.str() + " (" + std::to_string(shape.numel()) + " elements)");
+  auto out = alias(x, shape);  // zero-copy: storage is contiguous and immutable
+  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) record(&kReshape, {x}, out);
+  return out;
+}
+
+TensorPtr reshape(const TensorPtr& x, const std::vector<int64_t>& dims) {
+  if (dims.size() > size_t(kMaxRank))
+    throw InvalidArgument("reshape: rank " + std::to_string(dims.size()) + " is above the supported maximum of 8");
+  Shape s;
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < dims.size(); i++) {
+    if (dims[i] == -1) {
+      if (infer >= 0) throw InvalidArgument("reshape: only one dimension of the new shape may be -1");
+      infer = int(i);
+      s.push_back(1);
+    } else if (dims[i] < 0) {
+      throw InvalidArgument("reshape: invalid dimension " + std::to_string(dims[i]) + " in the new shape");
+    } else {
+      s.push_back(dims[i]);
+      known *= dims[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || x->numel % known != 0)
+      throw InvalidArgument("reshape: cannot reshape " + describe(*x) + " (" + std::to_string(x->numel) +
+                            " elements) to a shape with -1 and " + std::to_string(known) + " known elements");
+    s.d[infer] = x->numel / known;
+  }
+  return reshape(x, s);
+}
+
+static void transpose_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  // out dim i is x dim perm[i]; the inverse permutation undoes it.
+  const int nd = e.in[0]->ndim();
+  std::vector<int64_t> inv(size_t(nd), 0);
+  for (int i = 0; i < nd; i++) inv[size_t(e.attr[i])] = i;
+  din[0] = transpose(dout[0], inv);
+}
+static const OpDef kTranspose = {"transpose", transpose_backward};
+
+TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
+  const int nd = x->ndim();
+  std::vector<int64_t> perm = perm_in;
+  if (perm.empty())
+    for (int i = nd - 1; i >= 0; i--) perm.push_back(i);  // TF default: reverse the dimensions
+  if (int(perm.size()) != nd)
+    throw InvalidArgument("transpose: perm has " + std::to_string(perm.size()) + " entries but the input " +
+                          describe(*x) + " has rank " + std::to_string(nd));
+  uint32_t seen = 0;
+  for (auto& p : perm) {
+    p = normalize_axis("transpose", p, nd);
+    if (seen & (1u << p)) throw InvalidArgument("transpose: perm is not a permutation (repeated " + std::to_string(p) + ")");
+    seen |= 1u << p;
+  }
+  int64_t xstride[kMaxRank];
+  int64_t st = 1;
+  for (int i = nd - 1; i >= 0; i--) {
+    xstride[i] = st;
+    st *= x->shape.d[i];
+  }
+  Shape os;
+  int64_t ps[kMaxRank];
+  for (int i = 0; i < nd; i++) {
+    os.push_back(x->shape.d[perm[size_t(i)]]);
+    ps[i] = xstride[perm[size_t(i)]];
+  }
+  auto out = empty(x->dtype, os, x->device());
+  dispatch_all(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::transpose_forward<T>(out->data<T>(), x->data<T>(), os, ps);
+  });
+  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) {
+    int64_t attr[kMaxRank];
+    for (int i = 0; i < nd; i++) attr[i] = perm[size_t(i)];
+    record(&kTranspose, {x}, out, attr, nd);
+  }
+  return out;
+}
+
+TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off, int64_t axis, DType dt) {
+  if (!is_integer(indices->dtype))
+    throw TypeError("one_hot: indices must be int32 or int64, got " + describe(*indices));
+  if (depth < 0) throw InvalidArgument("one_hot: depth must be non-negative, got " + std::to_string(depth));
+  const int nd = indices->ndim();
+  int64_t ax = axis == -1 ? nd : axis;
+  if (ax < 0 || ax > nd)
+    throw InvalidArgument("one_hot: axis " + std::to_string(axis) + " is out of range for output rank " +
+                          std::to_string(nd + 1));
+  Shape os;
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < nd; i++) {
+    if (i == ax) os.push_back(depth);
+    os.push_back(indices->shape.d[i]);
+    if (i < ax) outer *= indices->shape.d[i];
+    else inner *= indices->shape.d[i];
+  }
+  if (ax == nd) os.push_back(depth);
+  auto out = empty(dt, os, indices->device());
+  dispatch_all(dt, [&](auto tag) {
+    using T = decltype(tag);
+    if (indices->dtype == DType::Int32)
+      cpu::one_hot_forward<T, int32_t>(out->data<T>(), indices->data<int32_t>(), outer, depth, inner, T(on), T(off));
+    else
+      cpu::one_hot_forward<T, int64_t>(out->data<T>(), indices->data<int64_t>(), outer, depth, inner, T(on), T(off));
+  });
+  return out;
+}
+
+TensorPtr range(double start, double limit, double delta, DType dt) {
+  if (delta == 0) throw InvalidArgument("range: delta must not be 0");
+  if ((delta > 0 && start > limit) || (delta < 0 && start < limit))
+    throw InvalidArgument("range: requires start <= limit when delta > 0 (start >= limit when delta < 0); got start=" +
+                          std::to_string(start) + " limit=" + std::to_string(limit) + " delta=" + std::to_string(delta));
+  int64_t n = is_integer(dt) ? int64_t((std::abs(limit - start) + std::abs(delta) - 1) / std::abs(delta))
+                             : int64_t(std::ceil(std::abs((limit - start) / delta)));
+  auto out = empty(dt, Shape{n});
+  dispatch_all(dt, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (!std::is_same<T, bool>::value) cpu::range_forward<T>(out->data<T>(), start, delta, n);
+  });
+  return out;
+}
+
+TensorPtr random_normal(const Shape& shape, double mean, double stddev, DType dt, uint64_t seed) {
+  auto out = empty(dt, shape);
+  dispatch_float(dt, "random.normal", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::random_normal_forward<T>(out->data<T>(), out->numel, mean, stddev, seed);
+  });
+  return out;
+}
+
+TensorPtr random_uniform(const Shape& shape, double lo, double hi, DType dt, uint64_t seed) {
+  if (!(lo < hi))
+    throw InvalidArgument("random.uniform: minval must be less than maxval (got " + std::to_string(lo) + ", " +
+                          std::to_string(hi) + ")");
+  auto out = empty(dt, shape);
+  dispatch_numeric(dt, "random.uniform", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::random_uniform_forward<T>(out->data<T>(), out->numel, lo, hi, seed);
+  });
+  return out;
+}
+
+}  // namespace ops
+}  // namespace pft

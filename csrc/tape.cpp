@@ -1,0 +1,227 @@
+#include "tape.h"
+
+#include "ops/ops.h"
+
+namespace pft {
+
+CustomBackwardCaller g_custom_backward_caller = nullptr;
+
+std::vector<Tape*>& tape_stack() {
+  thread_local std::vector<Tape*> stack;
+  return stack;
+}
+
+std::vector<VariableWatcher*>& variable_watchers() {
+  thread_local std::vector<VariableWatcher*> w;
+  return w;
+}
+
+CustomEntry::~CustomEntry() { Py_XDECREF(fn); }
+
+Tape::~Tape() {
+  for (PyObject* v : watched_variables) Py_DECREF(v);
+}
+
+void Tape::watch_variable(int64_t id, PyObject* var) {
+  watched.insert(id);
+  if (watched_variable_ids.insert(id).second) {
+    Py_INCREF(var);
+    watched_variables.push_back(var);
+  }
+}
+
+void Tape::reset() {
+  entries.clear();
+  watched.clear();
+  for (PyObject* v : watched_variables) Py_DECREF(v);
+  watched_variables.clear();
+  watched_variable_ids.clear();
+  used = false;
+}
+
+bool should_record(const int64_t* ids, int n) {
+  for (Tape* t : tape_stack()) {
+    if (!t->recording) continue;
+    for (int k = 0; k < n; k++)
+      if (t->watched.count(ids[k])) return true;
+  }
+  return false;
+}
+
+void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out, const int64_t* attrs,
+            int n_attrs, double fattr) {
+  for (Tape* t : tape_stack()) {
+    if (!t->recording) continue;
+    bool watches = false;
+    for (const TensorPtr& x : inputs)
+      if (x && t->watched.count(x->id)) watches = true;
+    if (!watches) continue;
+    t->entries.emplace_back();
+    TapeEntry& e = t->entries.back();
+    e.op = op;
+    for (const TensorPtr& x : inputs) {
+      e.in_id[e.n_in] = x ? x->id : 0;
+      e.in[e.n_in] = x;
+      e.n_in++;
+    }
+    e.out_id = out->id;
+    e.out = out;
+    for (int k = 0; k < n_attrs; k++) e.attr[k] = attrs[k];
+    e.fattr = fattr;
+    t->watched.insert(out->id);
+  }
+}
+
+static const OpDef kCustomGradient = {"custom_gradient", nullptr};
+
+void record_custom(const std::vector<TensorPtr>& inputs, const std::vector<TensorPtr>& outputs, PyObject* fn) {
+  for (Tape* t : tape_stack()) {
+    if (!t->recording) continue;
+    bool watches = false;
+    for (const TensorPtr& x : inputs)
+      if (t->watched.count(x->id)) watches = true;
+    if (!watches) continue;
+    t->entries.emplace_back();
+    TapeEntry& e = t->entries.back();
+    e.op = &kCustomGradient;
+    e.custom = std::make_unique<CustomEntry>();
+    for (const TensorPtr& x : inputs) {
+      e.custom->in_id.push_back(x->id);
+      e.custom->in_dtype.push_back(x->dtype);
+      e.custom->in_shape.push_back(x->shape);
+    }
+    for (const TensorPtr& y : outputs) {
+      e.custom->out_id.push_back(y->id);
+      e.custom->out.push_back(y);
+      t->watched.insert(y->id);
+    }
+    Py_INCREF(fn);
+    e.custom->fn = fn;
+  }
+}
+
+void on_variable_read(int64_t id, PyObject* var, bool trainable) {
+  for (VariableWatcher* w : variable_watchers()) w->add(id, var);
+  if (!trainable) return;
+  for (Tape* t : tape_stack())
+    if (t->recording && t->watch_accessed_variables) t->watch_variable(id, var);
+}
+
+void VariableWatcher::add(int64_t id, PyObject* var) {
+  if (ids.insert(id).second) {
+    Py_INCREF(var);
+    vars.push_back(var);
+  }
+}
+VariableWatcher::~VariableWatcher() {
+  for (PyObject* v : vars) Py_DECREF(v);
+}
+
+// Sums g into the gradient buffer for id. The sum is an op, so an outer tape records it.
+static void accumulate(std::unordered_map<int64_t, TensorPtr>& grads, int64_t id, TensorPtr g) {
+  auto it = grads.find(id);
+  if (it == grads.end()) grads.emplace(id, std::move(g));
+  else it->second = ops::add(it->second, g);
+}
+
+// Pauses a tape's own recording for the duration of its gradient() (entries must not grow while they
+// are being played back); other active tapes keep recording the backward ops.
+struct PauseRecording {
+  Tape* t;
+  bool was;
+  explicit PauseRecording(Tape* t) : t(t), was(t->recording) { t->recording = false; }
+  ~PauseRecording() { t->recording = was; }
+};
+
+std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, const std::vector<int64_t>& source_ids,
+                                      const std::vector<TensorPtr>& output_grads, bool release_entries) {
+  if (used)
+    throw RuntimeError(
+        "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)");
+  PauseRecording pause(this);
+
+  // 1. Entries on a path from a source: forward sweep marking everything reachable from the sources.
+  std::unordered_set<int64_t> reach(source_ids.begin(), source_ids.end());
+  std::vector<char> relevant(entries.size(), 0);
+  for (size_t i = 0; i < entries.size(); i++) {
+    const TapeEntry& e = entries[i];
+    bool hit = false;
+    if (e.custom) {
+      for (int64_t id : e.custom->in_id)
+        if (reach.count(id)) hit = true;
+      if (hit)
+        for (int64_t id : e.custom->out_id) reach.insert(id);
+    } else {
+      for (int k = 0; k < e.n_in; k++)
+        if (reach.count(e.in_id[k])) hit = true;
+      if (hit) reach.insert(e.out_id);
+    }
+    relevant[i] = hit;
+  }
+
+  // 2. Seed the targets: ones (an implicit sum over non-scalar targets) or the given output gradients.
+  std::unordered_map<int64_t, TensorPtr> grads;
+  for (size_t k = 0; k < targets.size(); k++) {
+    const TensorPtr& t = targets[k];
+    if (!is_floating(t->dtype) || !reach.count(t->id)) continue;
+    TensorPtr g = (k < output_grads.size() && output_grads[k]) ? output_grads[k] : full(t->dtype, t->shape, 1.0);
+    accumulate(grads, t->id, g);
+  }
+
+  // 3. Reverse sweep.
+  std::unordered_set<int64_t> sources(source_ids.begin(), source_ids.end());
+  for (size_t i = entries.size(); i-- > 0;) {
+    if (!relevant[i]) continue;
+    TapeEntry& e = entries[i];
+    if (e.custom) {
+      CustomEntry& c = *e.custom;
+      std::vector<TensorPtr> douts;
+      bool any = false;
+      for (size_t k = 0; k < c.out_id.size(); k++) {
+        auto it = grads.find(c.out_id[k]);
+        if (it != grads.end()) {
+          douts.push_back(it->second);
+          any = true;
+        } else {
+          douts.push_back(full(c.out[k]->dtype, c.out[k]->shape, 0.0));
+        }
+      }
+      if (!any) continue;
+      std::vector<TensorPtr> dins = g_custom_backward_caller(c.fn, douts, c.in_id.size());
+      for (size_t k = 0; k < c.in_id.size() && k < dins.size(); k++) {
+        if (!dins[k] || !is_floating(c.in_dtype[k]) || !reach.count(c.in_id[k])) continue;
+        if (dins[k]->shape != c.in_shape[k])
+          throw InvalidArgument("custom_gradient: the gradient function returned a gradient of shape " +
+                                dins[k]->shape.str() + " for an input of shape " + c.in_shape[k].str());
+        accumulate(grads, c.in_id[k], dins[k]);
+      }
+      for (int64_t id : c.out_id)
+        if (!sources.count(id)) grads.erase(id);
+    } else {
+      auto it = grads.find(e.out_id);
+      if (it == grads.end()) continue;
+      TensorPtr dout = it->second;
+      if (!sources.count(e.out_id)) grads.erase(it);
+      if (!e.out && e.n_in > 0 && !e.in[0])
+        throw RuntimeError("gradient(): the tape's saved tensors were already released");
+      TensorPtr din[kMaxOpInputs];
+      e.op->backward(e, &dout, din);
+      for (int k = 0; k < e.n_in; k++) {
+        if (!din[k] || !e.in[k] || !is_floating(e.in[k]->dtype) || !reach.count(e.in_id[k])) continue;
+        accumulate(grads, e.in_id[k], std::move(din[k]));
+      }
+    }
+    if (release_entries) e.release();
+  }
+  if (release_entries && !persistent) used = true;
+
+  std::vector<TensorPtr> result;
+  result.reserve(source_ids.size());
+  for (int64_t id : source_ids) {
+    auto it = grads.find(id);
+    result.push_back(it == grads.end() ? nullptr : it->second);
+  }
+  return result;
+}
+
+}  // namespace pft

@@ -1,0 +1,107 @@
+// The tape: a flat list of entries in execution order, played in reverse by gradient().
+//
+// Tapes live on a thread-local stack. An op records on every active tape that watches one of its inputs
+// (a tape watches its sources and the outputs of every op it recorded). Each entry points at a static
+// OpDef whose backward rule is written with the same C++ op functions as the forward pass, so while an
+// outer tape is active the backward pass is itself recorded (higher-order gradients).
+#pragma once
+#include <Python.h>
+
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tensor.h"
+
+namespace pft {
+
+struct TapeEntry;
+// Computes the gradients of an entry's inputs from the gradients of its outputs. din[k] may be left
+// null (no gradient for that input). dout[k] is never null for k < n_out.
+using BackwardFn = void (*)(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
+
+struct OpDef {
+  const char* name;
+  BackwardFn backward;
+};
+
+constexpr int kMaxOpInputs = 3;
+
+// A custom_gradient entry: any number of inputs/outputs and a Python backward function.
+struct CustomEntry {
+  std::vector<int64_t> in_id;
+  std::vector<DType> in_dtype;
+  std::vector<Shape> in_shape;
+  std::vector<int64_t> out_id;
+  std::vector<TensorPtr> out;
+  PyObject* fn = nullptr;  // owned reference: fn(list_of_output_grads) -> list of input grads
+  ~CustomEntry();
+};
+
+struct TapeEntry {
+  const OpDef* op = nullptr;
+  int n_in = 0;
+  int64_t in_id[kMaxOpInputs] = {};
+  TensorPtr in[kMaxOpInputs];  // the inputs as they were when recorded (a snapshot of Variable reads)
+  int64_t out_id = 0;
+  TensorPtr out;               // the output, for rules that use it (exp, tanh, softmax, ...)
+  int64_t attr[kMaxRank + 2] = {};  // op attributes (axes, flags, perm)
+  double fattr = 0;
+  std::unique_ptr<CustomEntry> custom;
+  void release() {
+    for (auto& t : in) t.reset();
+    out.reset();
+    custom.reset();
+  }
+};
+
+struct Tape {
+  bool persistent = false;
+  bool watch_accessed_variables = true;
+  bool recording = true;  // false inside stop_recording() and while this tape computes its own gradient
+  bool used = false;      // a non-persistent tape after gradient()
+  std::vector<TapeEntry> entries;
+  std::unordered_set<int64_t> watched;       // ids this tape tracks
+  std::vector<PyObject*> watched_variables;  // owned references, in first-watch order
+  std::unordered_set<int64_t> watched_variable_ids;
+
+  ~Tape();
+  void watch(int64_t id) { watched.insert(id); }
+  void watch_variable(int64_t id, PyObject* var);
+  void reset();
+  // Gradients of sum(targets * output_grads) with respect to each source id; null where unconnected.
+  std::vector<TensorPtr> gradient(const std::vector<TensorPtr>& targets, const std::vector<int64_t>& source_ids,
+                                  const std::vector<TensorPtr>& output_grads, bool release_entries);
+};
+
+// ---- the thread-local stack of active tapes ------------------------------------------------------------
+std::vector<Tape*>& tape_stack();
+inline bool any_tape_active() { return !tape_stack().empty(); }
+
+// True when some recording tape on this thread watches one of the ids.
+bool should_record(const int64_t* ids, int n);
+// Records an op on every recording tape that watches one of its inputs; returns the entry of the last
+// tape it was recorded on (so callers can set attributes) via the callback form below.
+void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out,
+            const int64_t* attrs = nullptr, int n_attrs = 0, double fattr = 0);
+void record_custom(const std::vector<TensorPtr>& inputs, const std::vector<TensorPtr>& outputs, PyObject* fn);
+
+// Called on every Variable read by an op: watches the variable on each active tape that watches
+// accessed variables (trainable variables only).
+void on_variable_read(int64_t id, PyObject* var, bool trainable);
+
+// Collects the variables read while it is active (custom_gradient's variable detection).
+struct VariableWatcher {
+  std::unordered_set<int64_t> ids;
+  std::vector<PyObject*> vars;  // owned references
+  void add(int64_t id, PyObject* var);
+  ~VariableWatcher();
+};
+std::vector<VariableWatcher*>& variable_watchers();
+
+// Set by the bindings: runs a custom_gradient backward function.
+using CustomBackwardCaller = std::vector<TensorPtr> (*)(PyObject* fn, const std::vector<TensorPtr>& douts,
+                                                        size_t n_inputs);
+extern CustomBackwardCaller g_custom_backward_caller;
+
+}  // namespace pft

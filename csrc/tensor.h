@@ -1,0 +1,199 @@
+// Core value types: DType, Device, Shape, Storage, TensorImpl.
+//
+// A TensorImpl is an immutable (shape, dtype) view of a contiguous Storage. Storage carries a version
+// counter bumped on every in-place write (only Variables write in place), so a saved tensor can detect
+// that it was modified after it was recorded. Tensor ids are unique per process and are what the tape
+// keys gradients by; a Variable's reads all carry the Variable's id.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pft {
+
+// ---------------------------------------------------------------------------------------------------
+// errors: thrown by the glue layer, translated to Python exceptions at the binding boundary.
+struct InvalidArgument : std::runtime_error { using std::runtime_error::runtime_error; };  // errors.InvalidArgumentError
+struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };        // TypeError
+struct NotImplemented : std::runtime_error { using std::runtime_error::runtime_error; };   // NotImplementedError
+struct RuntimeError : std::runtime_error { using std::runtime_error::runtime_error; };     // RuntimeError
+struct ResourceExhausted : std::runtime_error { using std::runtime_error::runtime_error; };  // errors.ResourceExhaustedError
+
+// ---------------------------------------------------------------------------------------------------
+enum class DType : uint8_t { Float32 = 0, Float64 = 1, Int32 = 2, Int64 = 3, Bool = 4 };
+constexpr int kNumDTypes = 5;
+
+inline size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::Float32: return 4;
+    case DType::Float64: return 8;
+    case DType::Int32: return 4;
+    case DType::Int64: return 8;
+    case DType::Bool: return 1;
+  }
+  return 0;
+}
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Int32: return "int32";
+    case DType::Int64: return "int64";
+    case DType::Bool: return "bool";
+  }
+  return "?";
+}
+inline bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+inline bool is_integer(DType t) { return t == DType::Int32 || t == DType::Int64; }
+
+// Calls f(T{}) with the C++ type of a dtype: DISPATCH(dt, [&](auto tag){ using T = decltype(tag); ... }).
+template <class F>
+inline auto dispatch_all(DType t, F&& f) {
+  switch (t) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    case DType::Int32: return f(int32_t{});
+    case DType::Int64: return f(int64_t{});
+    case DType::Bool: return f(bool{});
+  }
+  return f(float{});
+}
+template <class F>
+inline auto dispatch_float(DType t, const char* op, F&& f) {
+  if (t == DType::Float32) return f(float{});
+  if (t == DType::Float64) return f(double{});
+  throw TypeError(std::string(op) + ": expected a float32 or float64 tensor, got " + dtype_name(t) +
+                  " (use tf.cast(x, tf.float32) first)");
+}
+template <class F>
+inline auto dispatch_numeric(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    case DType::Int32: return f(int32_t{});
+    case DType::Int64: return f(int64_t{});
+    default: break;
+  }
+  throw TypeError(std::string(op) + ": bool tensors are not supported (use tf.cast first)");
+}
+
+// ---------------------------------------------------------------------------------------------------
+enum class DeviceType : uint8_t { CPU = 0, CUDA = 1 };
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+  std::string str() const {
+    return std::string("/job:localhost/replica:0/task:0/device:") + (type == DeviceType::CPU ? "CPU:" : "GPU:") +
+           std::to_string(index);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------
+constexpr int kMaxRank = 8;
+
+struct Shape {
+  int ndim = 0;
+  int64_t d[kMaxRank] = {};
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) {
+    for (int64_t x : dims) d[ndim++] = x;
+  }
+  static Shape of(const int64_t* dims, int n) {
+    if (n > kMaxRank) throw InvalidArgument("tensors of rank > 8 are not supported (rank " + std::to_string(n) + ")");
+    Shape s;
+    s.ndim = n;
+    for (int i = 0; i < n; i++) s.d[i] = dims[i];
+    return s;
+  }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= d[i];
+    return n;
+  }
+  int64_t operator[](int i) const { return d[i]; }
+  int64_t& operator[](int i) { return d[i]; }
+  bool operator==(const Shape& o) const {
+    if (ndim != o.ndim) return false;
+    for (int i = 0; i < ndim; i++)
+      if (d[i] != o.d[i]) return false;
+    return true;
+  }
+  bool operator!=(const Shape& o) const { return !(*this == o); }
+  void push_back(int64_t x) {
+    if (ndim >= kMaxRank) throw InvalidArgument("tensors of rank > 8 are not supported");
+    d[ndim++] = x;
+  }
+  std::string str() const {
+    std::string s = "[";
+    for (int i = 0; i < ndim; i++) {
+      if (i) s += ",";
+      s += std::to_string(d[i]);
+    }
+    return s + "]";
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Storage: one buffer. Small buffers live inline (one allocation for storage + data with make_shared);
+// external buffers (a NumPy array's memory) are released through a callback.
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device;
+  uint64_t version = 0;
+  void (*release)(void* ctx, void* data) = nullptr;  // external/heap owner; null for inline
+  void* release_ctx = nullptr;
+  alignas(64) unsigned char small[64];
+
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage() {
+    if (release) release(release_ctx, data);
+  }
+};
+using StoragePtr = std::shared_ptr<Storage>;
+
+StoragePtr alloc_storage(size_t nbytes, Device dev);
+
+int64_t next_tensor_id();
+
+struct TensorImpl {
+  int64_t id;
+  DType dtype;
+  Shape shape;
+  int64_t numel;
+  StoragePtr storage;
+  size_t offset = 0;  // bytes into storage
+  // Provenance flags (issue "why no gradient"): set when a tensor was rebuilt from NumPy memory that
+  // came out of a recorded tensor, etc. Kept as a small bitfield so the hot path pays nothing.
+  uint32_t flags = 0;
+
+  void* raw() const { return static_cast<char*>(storage->data) + offset; }
+  template <class T>
+  T* data() const { return reinterpret_cast<T*>(raw()); }
+  size_t nbytes() const { return size_t(numel) * dtype_size(dtype); }
+  int ndim() const { return shape.ndim; }
+  const Device& device() const { return storage->device; }
+};
+using TensorPtr = std::shared_ptr<TensorImpl>;
+
+// Allocates an uninitialised contiguous tensor with a fresh id.
+TensorPtr empty(DType dt, const Shape& shape, Device dev = Device{});
+// A new tensor (fresh id) sharing x's storage, with another shape of the same size (reshape, alias).
+TensorPtr alias(const TensorPtr& x, const Shape& shape);
+TensorPtr scalar(DType dt, double v, Device dev = Device{});
+TensorPtr full(DType dt, const Shape& shape, double v, Device dev = Device{});
+double item_as_double(const TensorImpl& t, int64_t i = 0);
+
+std::string describe(const TensorImpl& t);  // "float32[2,3]"
+
+}  // namespace pft

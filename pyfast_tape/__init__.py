@@ -1,0 +1,46 @@
+"""pyfast_tape: TensorFlow's eager API (GradientTape, ops, Keras subset) on a native C++ tape.
+
+``import pyfast_tape as tf`` in place of ``import tensorflow as tf``.
+"""
+from __future__ import annotations
+
+import os as _os
+
+# OpenBLAS worker threads busy-wait after a call and slow our next OpenMP region ~2x; a short timeout
+# lets them sleep (BUILD-NOTES). Must be set before the library loads.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import scipy_openblas32 as _openblas  # noqa: E402,F401  loads libscipy_openblas RTLD_GLOBAL before _core
+
+from . import _core  # noqa: E402
+from . import dtypes  # noqa: E402
+from .tensor_shape import TensorShape  # noqa: E402
+
+_core._register(list(dtypes._ALL), dtypes._code, TensorShape)
+
+from . import errors, random  # noqa: E402
+from ._core import (  # noqa: E402  hot ops: re-exported directly, no Python frame per call
+    Tensor, abs, add, argmax, argmin, broadcast_to, cast, divide, equal, exp, greater, greater_equal,
+    identity, less, less_equal, log, log_softmax, matmul, maximum, minimum, multiply, negative,
+    not_equal, one_hot, pow, reduce_max, reduce_mean, reduce_min, reduce_sum, reshape, sigmoid, sign,
+    softmax, sqrt, square, stop_gradient, subtract, tanh, transpose, where, reciprocal, rsqrt,
+)
+from .dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: E402
+from .ops import constant, convert_to_tensor, fill, ones, ones_like, range, zeros, zeros_like  # noqa: E402
+from .tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: E402
+from .variables import Variable  # noqa: E402
+from . import math, nn, keras, config, test  # noqa: E402
+
+truediv = divide
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Variable", "GradientTape", "UnconnectedGradients", "custom_gradient", "TensorShape", "DType",
+    "as_dtype", "float32", "float64", "int32", "int64", "bool", "double",
+    "constant", "convert_to_tensor", "zeros", "ones", "zeros_like", "ones_like", "fill", "range",
+    "abs", "add", "argmax", "argmin", "broadcast_to", "cast", "divide", "equal", "exp", "greater",
+    "greater_equal", "identity", "less", "less_equal", "log", "matmul", "maximum", "minimum", "multiply",
+    "negative", "not_equal", "one_hot", "pow", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum",
+    "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
+    "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test",
+]

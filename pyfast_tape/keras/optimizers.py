@@ -1,0 +1,143 @@
+"""Keras 3 optimizers with Keras's exact update formulas; every variable of one ``apply_gradients``
+is updated in place by one native call."""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy as np
+
+from .. import _core
+from ..dtypes import int64
+from ..variables import Variable
+
+
+class Optimizer:
+    """Base class: learning rate (a float or a schedule callable of the step), ``iterations``,
+    ``build(var_list)``, ``apply_gradients(pairs)`` and ``apply(grads, vars)``."""
+
+    def __init__(self, learning_rate: Union[float, Callable[[Any], Any]] = 0.001, weight_decay: Any = None,
+                 clipnorm: Any = None, clipvalue: Any = None, global_clipnorm: Any = None,
+                 use_ema: bool = False, ema_momentum: float = 0.99, ema_overwrite_frequency: Any = None,
+                 loss_scale_factor: Any = None, gradient_accumulation_steps: Any = None,
+                 name: Optional[str] = None, **kwargs: Any) -> None:
+        unsupported = {"weight_decay": weight_decay, "clipnorm": clipnorm, "clipvalue": clipvalue,
+                       "global_clipnorm": global_clipnorm, "loss_scale_factor": loss_scale_factor,
+                       "gradient_accumulation_steps": gradient_accumulation_steps}
+        for k, v in unsupported.items():
+            if v is not None:
+                raise NotImplementedError(f"{type(self).__name__}: argument {k!r} is not supported by pyfast_tape yet")
+        if use_ema:
+            raise NotImplementedError(f"{type(self).__name__}: use_ema is not supported by pyfast_tape yet")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        self.name = name or type(self).__name__.lower()
+        self._learning_rate = learning_rate
+        self.iterations = Variable(np.int64(0), trainable=False, dtype=int64, name="iteration")
+        self.built = False
+        self._index: Dict[int, int] = {}
+        self._trainable_variables: List[Variable] = []
+
+    # -- learning rate (Keras keeps it in a float32 variable: its value is rounded to float32)
+    @property
+    def learning_rate(self) -> float:
+        lr = self._learning_rate
+        if callable(lr):
+            lr = lr(self.iterations)
+        return float(np.float32(float(lr)))
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        self._learning_rate = value
+
+    def build(self, var_list: Iterable[Variable]) -> None:
+        """Creates the optimizer's slots for `var_list` (called on the first apply otherwise)."""
+        for v in var_list:
+            if v._id not in self._index:
+                self._index[v._id] = len(self._trainable_variables)
+                self._trainable_variables.append(v)
+                self._build_slots(v)
+        self.built = True
+
+    def _build_slots(self, v: Variable) -> None:
+        pass
+
+    @property
+    def variables(self) -> List[Variable]:
+        return [self.iterations] + self._slot_variables()
+
+    def _slot_variables(self) -> List[Variable]:
+        return []
+
+    def apply_gradients(self, grads_and_vars: Iterable[Tuple[Any, Variable]]) -> None:
+        """Applies (gradient, variable) pairs from any iterable (``zip(...)`` included). None gradients are
+        skipped with Keras's warning; all None raises ``ValueError``."""
+        pairs = list(grads_and_vars)
+        filtered = self._filter_empty_gradients(pairs)
+        grads = [g for g, _ in filtered]
+        variables = [v for _, v in filtered]
+        self._apply(grads, variables)
+
+    def apply(self, grads: List[Any], trainable_variables: Optional[List[Variable]] = None) -> None:
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        self.apply_gradients(zip(grads, trainable_variables))
+
+    def _filter_empty_gradients(self, pairs: List[Tuple[Any, Variable]]) -> List[Tuple[Any, Variable]]:
+        filtered = [(g, v) for g, v in pairs if g is not None]
+        if not filtered:
+            raise ValueError("No gradients provided for any variable." + self._explain_missing([v for _, v in pairs]))
+        if len(filtered) < len(pairs):
+            missing = [v for g, v in pairs if g is None]
+            warnings.warn(f"Gradients do not exist for variables {[v.name for v in missing]} when minimizing the "
+                          "loss. If using `model.compile()`, did you forget to provide a `loss` argument?"
+                          + self._explain_missing(missing), stacklevel=3)
+        return filtered
+
+    def _explain_missing(self, variables: List[Variable]) -> str:
+        return ""  # extended by the "why is there no gradient" explanation
+
+    def _apply(self, grads: List[Any], variables: List[Variable]) -> None:
+        for v in variables:
+            if not isinstance(v, _core.VariableBase):
+                raise TypeError(f"{type(self).__name__}.apply_gradients: {v!r} is not a Variable")
+        if not self.built:
+            self.build(variables)
+        else:
+            new = [v for v in variables if v._id not in self._index]
+            if new:
+                self.build(new)
+        self._update(grads, variables, self.learning_rate)
+        self.iterations.assign_add(np.int64(1))
+
+    def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Keras 3 SGD: ``m = momentum*m - lr*g``; ``var += m`` (or ``var += momentum*m - lr*g`` with
+    Nesterov); plain ``var -= lr*g`` without momentum."""
+
+    def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 name: str = "SGD", **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if not isinstance(momentum, (int, float)) or momentum < 0 or momentum > 1:
+            raise ValueError("`momentum` must be a float between [0, 1].")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.momentums: List[Variable] = []
+
+    def _build_slots(self, v: Variable) -> None:
+        if self.momentum != 0:
+            self.momentums.append(Variable(np.zeros(tuple(v.shape), dtype=v.dtype.as_numpy_dtype),
+                                           trainable=False, name="momentum"))
+
+    def _slot_variables(self) -> List[Variable]:
+        return list(self.momentums)
+
+    def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
+        moms = [self.momentums[self._index[v._id]] for v in variables] if self.momentum != 0 else []
+        _core.sgd_apply(variables, grads, moms, lr, self.momentum, self.nesterov)
+
+
+__all__ = ["Optimizer", "SGD"]

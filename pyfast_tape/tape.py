@@ -1,0 +1,226 @@
+"""``tf.GradientTape`` and ``tf.custom_gradient``: thin Python shells over the native tape."""
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import inspect
+import logging
+from typing import Any, Callable, Iterator, List, Optional
+
+import numpy as np
+
+from . import _core, _nest
+from .variables import Variable
+
+_log = logging.getLogger("pyfast_tape")
+
+
+class UnconnectedGradients(enum.Enum):
+    """What ``gradient()`` returns for a source the target does not depend on."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _as_unconnected(value: Any) -> UnconnectedGradients:
+    try:
+        return UnconnectedGradients(value.value if isinstance(value, UnconnectedGradients) else value)
+    except ValueError:
+        raise ValueError(f"Unknown value for unconnected_gradients: {value!r}") from None
+
+
+class GradientTape:
+    """Records operations for automatic differentiation (TensorFlow's ``tf.GradientTape``)."""
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
+        self._tape = _core.Tape(bool(persistent), bool(watch_accessed_variables))
+        self._persistent = bool(persistent)
+        self._watch_accessed_variables = bool(watch_accessed_variables)
+
+    def __enter__(self) -> "GradientTape":
+        self._tape.push()
+        return self
+
+    def __exit__(self, typ: Any, value: Any, traceback: Any) -> None:
+        self._tape.pop()
+
+    def watch(self, tensor: Any) -> None:
+        """Ensures `tensor` (a Tensor, Variable, or nested structure of them) is traced by this tape."""
+        for t in _nest.flatten(tensor):
+            if not isinstance(t, (_core.Tensor, _core.VariableBase)):
+                raise ValueError(f"Passed in object {t!r} of type {type(t).__name__!r}, not tf.Tensor or tf.Variable")
+            if not t.dtype.is_floating:
+                _log.warning("The dtype of the watched tensor must be floating (e.g. tf.float32), got %r", t.dtype)
+            self._tape.watch(t)
+
+    @contextlib.contextmanager
+    def stop_recording(self) -> Iterator[None]:
+        """Temporarily stops recording operations on this tape."""
+        if not self._tape.active:
+            raise ValueError("Tape must be recording.")
+        was = self._tape.recording
+        self._tape.recording = False
+        try:
+            yield
+        finally:
+            self._tape.recording = was
+
+    def reset(self) -> None:
+        """Clears all information stored in this tape."""
+        self._tape.reset()
+
+    def watched_variables(self) -> tuple:
+        """Variables watched by this tape, in the order they were first watched."""
+        return self._tape.watched_variables()
+
+    def _check_usable(self) -> None:
+        if self._tape.used:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
+                               "(or jacobians)")
+
+    def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
+                 unconnected_gradients: Any = UnconnectedGradients.NONE) -> Any:
+        """Gradient of `target` (a tensor or nested structure, summed) with respect to `sources` (any
+        nested structure of Tensors/Variables; the result mirrors it)."""
+        self._check_usable()
+        mode = _as_unconnected(unconnected_gradients)
+        if self._tape.active:
+            if not self._persistent:
+                self._tape.recording = False  # TF stops recording a non-persistent tape once gradient() is called
+            else:
+                _log.warning("Calling GradientTape.gradient on a persistent tape inside its context is "
+                             "significantly less efficient than calling it outside the context.")
+        flat_targets = _nest.flatten(target)
+        flat_sources = _nest.flatten(sources)
+        if output_gradients is not None:
+            flat_og = _nest.flatten(output_gradients)
+            if len(flat_og) != len(flat_targets):
+                raise ValueError(f"output_gradients has {len(flat_og)} entries but target has {len(flat_targets)}")
+        else:
+            flat_og = []
+        for s in flat_sources:
+            if not isinstance(s, (_core.Tensor, _core.VariableBase)):
+                raise ValueError(f"GradientTape.gradient: sources must be Tensors or Variables, got {s!r}")
+        grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
+        if mode is UnconnectedGradients.ZERO:
+            grads = [g if g is not None else _core.fill_like(s, 0.0, None) for g, s in zip(grads, flat_sources)]
+        return _nest.pack_sequence_as(sources, grads)
+
+    def _gradient_keep(self, targets: List[Any], sources: List[Any], output_gradients: List[Any]) -> List[Any]:
+        return self._tape.gradient(targets, sources, output_gradients, False)
+
+    def jacobian(self, target: Any, sources: Any, unconnected_gradients: Any = UnconnectedGradients.NONE,
+                 parallel_iterations: Any = None, experimental_use_pfor: bool = True) -> Any:
+        """Jacobian of `target` with respect to each source: shape target.shape + source.shape.
+        Computed by one reverse sweep per target element; the result is not recorded by outer tapes."""
+        self._check_usable()
+        mode = _as_unconnected(unconnected_gradients)
+        if self._tape.active and not self._persistent:
+            self._tape.recording = False
+        flat_sources = _nest.flatten(sources)
+        t = _core.convert(target)
+        tshape = tuple(t.shape)
+        n = int(np.prod(tshape)) if tshape else 1
+        rows: List[List[Optional[np.ndarray]]] = [[] for _ in flat_sources]
+        seed = np.zeros(n, dtype=t.dtype.as_numpy_dtype)
+        for i in range(n):
+            seed[:] = 0
+            seed[i] = 1
+            og = _core.convert(seed.reshape(tshape))
+            grads = self._gradient_keep([t], flat_sources, [og])
+            for k, g in enumerate(grads):
+                rows[k].append(None if g is None else np.array(g))
+        if not self._persistent:
+            self._tape.reset()
+            self._mark_used()
+        out = []
+        for k, s in enumerate(flat_sources):
+            sshape = tuple(s.shape)
+            if all(r is None for r in rows[k]):
+                if mode is UnconnectedGradients.ZERO:
+                    out.append(_core.convert(np.zeros(tshape + sshape, dtype=s.dtype.as_numpy_dtype)))
+                else:
+                    out.append(None)
+                continue
+            stacked = np.stack([r if r is not None else np.zeros(sshape, dtype=s.dtype.as_numpy_dtype)
+                                for r in rows[k]])
+            out.append(_core.convert(stacked.reshape(tshape + sshape)))
+        return _nest.pack_sequence_as(sources, out)
+
+    def batch_jacobian(self, target: Any, source: Any, unconnected_gradients: Any = UnconnectedGradients.NONE,
+                       parallel_iterations: Any = None, experimental_use_pfor: bool = True) -> Any:
+        """Per-example Jacobian: target (B, ...) and source (B, ...) give (B, target[1:]..., source[1:]...).
+        Assumes example b of the target depends only on example b of the source (as TF does)."""
+        self._check_usable()
+        mode = _as_unconnected(unconnected_gradients)
+        if self._tape.active and not self._persistent:
+            self._tape.recording = False
+        t = _core.convert(target)
+        tshape = tuple(t.shape)
+        sshape = tuple(source.shape)
+        if len(tshape) < 1 or len(sshape) < 1 or tshape[0] != sshape[0]:
+            raise ValueError(f"batch_jacobian: target {tshape} and source {sshape} need the same first (batch) dimension")
+        B = tshape[0]
+        m = int(np.prod(tshape[1:])) if len(tshape) > 1 else 1
+        cols: List[Optional[np.ndarray]] = []
+        seed = np.zeros((B, m), dtype=t.dtype.as_numpy_dtype)
+        for j in range(m):
+            seed[:] = 0
+            seed[:, j] = 1
+            (g,) = self._gradient_keep([t], [source], [_core.convert(seed.reshape(tshape))])
+            cols.append(None if g is None else np.array(g).reshape(B, -1))
+        if not self._persistent:
+            self._tape.reset()
+            self._mark_used()
+        if all(c is None for c in cols):
+            if mode is UnconnectedGradients.ZERO:
+                return _core.convert(np.zeros(tshape + sshape[1:], dtype=source.dtype.as_numpy_dtype))
+            return None
+        k = int(np.prod(sshape[1:])) if len(sshape) > 1 else 1
+        full = np.stack([c if c is not None else np.zeros((B, k), dtype=source.dtype.as_numpy_dtype)
+                         for c in cols], axis=1)
+        return _core.convert(full.reshape(tshape + sshape[1:]))
+
+    def _mark_used(self) -> None:
+        # gradient() with release=True on an empty tape marks a non-persistent tape as used.
+        self._tape.gradient([], [], [], True)
+
+
+def custom_gradient(f: Optional[Callable[..., Any]] = None) -> Any:
+    """Decorator: `f(*args)` returns `(y, grad_fn)`; the tape uses `grad_fn(*dys)` as the gradient of y.
+    If `f` reads trainable variables, `grad_fn(*dys, variables=vars)` must return
+    `(input_grads, variable_grads)`."""
+    if f is None:
+        return custom_gradient
+
+    @functools.wraps(f)
+    def decorated(*args: Any, **kwargs: Any) -> Any:
+        with _core.VariableWatcher() as watcher:
+            result, grad_fn = f(*args, **kwargs)
+        variables = [v for v in watcher.variables() if v.trainable]
+        if variables:
+            params = inspect.signature(grad_fn).parameters
+            if "variables" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                raise TypeError("If using @custom_gradient with a function that uses variables, then grad_fn must "
+                                "accept a keyword argument 'variables'.")
+        inputs = [a if isinstance(a, (_core.Tensor, _core.VariableBase)) else _core.convert(a) for a in args]
+        flat = _nest.flatten(result)
+        outs = [_core.alias(_core.convert(y)) for y in flat]  # fresh ids: only the custom entry produces them
+        n_args = len(inputs)
+
+        def backward(douts: List[Any]) -> List[Any]:
+            if variables:
+                in_grads, var_grads = grad_fn(*douts, variables=variables)
+                var_grads = list(var_grads)
+            else:
+                in_grads, var_grads = grad_fn(*douts), []
+            in_grads = list(in_grads) if isinstance(in_grads, (list, tuple)) else [in_grads]
+            if len(in_grads) != n_args:
+                raise ValueError(f"custom_gradient: grad_fn returned {len(in_grads)} gradients for {n_args} inputs")
+            return in_grads + var_grads
+
+        _core.record_custom(inputs + variables, outs, backward)
+        return _nest.pack_sequence_as(result, outs)
+
+    return decorated
