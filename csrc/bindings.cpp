@@ -12,6 +12,8 @@
 #include <mutex>
 #include <random>
 
+#include <omp.h>
+
 #include "ops/ops.h"
 #include "tape.h"
 #include "tensor.h"
@@ -1132,7 +1134,73 @@ PYBIND11_MODULE(_core, m) {
       py::arg("indices"), py::arg("depth"), py::arg("on_value") = py::none(), py::arg("off_value") = py::none(),
       py::arg("axis") = py::none(), py::arg("dtype") = py::none(), py::arg("name") = py::none());
 
+  // ---- fused ops
+  m.def(
+      "dense",
+      [](py::handle x, py::handle w, py::handle b, int act) {
+        TensorPtr tx, tw;
+        convert_pair(x.ptr(), w.ptr(), "dense", tx, tw);
+        TensorPtr tb = b.is_none() ? nullptr : to_tensor(b.ptr(), int(tx->dtype), "dense");
+        return wrap_obj(ops::dense(tx, tw, tb, act));
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(), py::arg("activation") = 0);
+  m.def(
+      "softmax_cross_entropy",
+      [](py::handle labels, py::handle logits, double smoothing) {
+        TensorPtr z = to_tensor(logits.ptr(), -1, "softmax_cross_entropy");
+        TensorPtr y = to_tensor(labels.ptr(), int(z->dtype), "softmax_cross_entropy");
+        return wrap_obj(ops::softmax_cross_entropy(y, z, smoothing));
+      },
+      py::arg("labels"), py::arg("logits"), py::arg("label_smoothing") = 0.0);
+  m.def(
+      "sparse_softmax_cross_entropy",
+      [](py::handle labels, py::handle logits) {
+        TensorPtr z = to_tensor(logits.ptr(), -1, "sparse_softmax_cross_entropy");
+        TensorPtr y = to_tensor(labels.ptr(), -1, "sparse_softmax_cross_entropy");
+        return wrap_obj(ops::sparse_softmax_cross_entropy(y, z));
+      },
+      py::arg("labels"), py::arg("logits"));
+  m.def(
+      "pointwise_loss",
+      [](int kind, py::handle target, py::handle pred, double param) {
+        TensorPtr p = to_tensor(pred.ptr(), -1, "loss");
+        TensorPtr t = to_tensor(target.ptr(), int(p->dtype), "loss");
+        return wrap_obj(ops::pointwise_loss(kind, t, p, param));
+      },
+      py::arg("kind"), py::arg("y_true"), py::arg("y_pred"), py::arg("param") = 0.0);
+  m.def("attach_logits", [](py::handle y, py::handle logits) {
+    if (!is_tensor(y.ptr()) || !is_tensor(logits.ptr())) throw pft::TypeError("attach_logits: expected two tensors");
+    impl_of(y.ptr())->keras_logits = impl_of(logits.ptr());
+  });
+  m.def("get_logits", [](py::handle y) -> py::object {
+    if (!is_tensor(y.ptr()) || !impl_of(y.ptr())->keras_logits) return py::none();
+    return wrap_obj(impl_of(y.ptr())->keras_logits);
+  });
+  m.def("num_threads", []() { return omp_get_max_threads(); });
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw InvalidArgument("set_num_threads: the thread count must be >= 1, got " + std::to_string(n));
+    omp_set_num_threads(n);
+  });
+
   // ---- optimizers
+  m.def("adam_apply", [](py::list vars, py::list grads, py::list ms, py::list vs, py::list vhats, double lr,
+                         double b1, double b2, double eps, int64_t step) {
+    std::vector<TensorPtr> v, g, m1, v1, vh;
+    auto writable = [](py::handle var) -> TensorPtr {
+      if (!is_variable(var.ptr())) throw pft::TypeError("Adam.apply_gradients: " + value_repr(var.ptr()) + " is not a Variable");
+      var_writable(as_var(var.ptr()), true);
+      return as_var(var.ptr())->value;
+    };
+    for (size_t i = 0; i < vars.size(); i++) {
+      const TensorPtr& cur = var_value(py::handle(vars[i]).ptr());
+      g.push_back(to_tensor(py::handle(grads[i]).ptr(), int(cur->dtype), "Adam.apply_gradients"));
+      v.push_back(writable(vars[i]));
+      m1.push_back(writable(ms[i]));
+      v1.push_back(writable(vs[i]));
+      if (vhats.size()) vh.push_back(writable(vhats[i]));
+    }
+    ops::adam_apply(v, g, m1, v1, vh, lr, b1, b2, eps, step);
+  });
   m.def("sgd_apply", [](py::list vars, py::list grads, py::list moms, double lr, double momentum, bool nesterov) {
     std::vector<TensorPtr> v, g, mo;
     for (size_t i = 0; i < vars.size(); i++) {

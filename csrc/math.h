@@ -65,5 +65,46 @@ PFT_HD T huber(T e, T delta) {
 template <class T>
 PFT_HD T huber_grad(T e, T delta) { return e > delta ? delta : (e < -delta ? -delta : e); }
 
+// Binary cross-entropy on probabilities (Keras: p clipped to [eps, 1 - eps]) and on logits
+// (TF's sigmoid_cross_entropy_with_logits: max(x, 0) - x z + log1p(exp(-|x|)), stable for any x).
+template <class T>
+PFT_HD T bce_prob(T z, T p, T eps) {
+  p = p < eps ? eps : (p > T(1) - eps ? T(1) - eps : p);
+  return -(z * std::log(p) + (T(1) - z) * std::log(T(1) - p));
+}
+template <class T>
+PFT_HD T bce_prob_grad(T z, T p, T eps) {  // d/dp; zero where the clip is active
+  if (p < eps || p > T(1) - eps) return T(0);
+  return -(z / p) + (T(1) - z) / (T(1) - p);
+}
+template <class T>
+PFT_HD T bce_logit(T z, T x) {
+  T ax = x < T(0) ? -x : x;
+  return (x > T(0) ? x : T(0)) - x * z + std::log1p(std::exp(-ax));
+}
+template <class T>
+PFT_HD T bce_logit_grad(T z, T x) { return sigmoid(x) - z; }
+
+// Fused dense activations. y is the activation output; the derivative is written in terms of y.
+enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3, Softmax = 4 };
+template <class T>
+PFT_HD T activate(Activation a, T z) {
+  switch (a) {
+    case Activation::Relu: return relu(z);
+    case Activation::Sigmoid: return sigmoid(z);
+    case Activation::Tanh: return std::tanh(z);
+    default: return z;
+  }
+}
+template <class T>
+PFT_HD T activation_grad(Activation a, T y, T dy) {  // elementwise activations only (not softmax)
+  switch (a) {
+    case Activation::Relu: return y > T(0) ? dy : T(0);
+    case Activation::Sigmoid: return dy * (y * (T(1) - y));
+    case Activation::Tanh: return dy * (T(1) - y * y);
+    default: return dy;
+  }
+}
+
 }  // namespace math
 }  // namespace pft

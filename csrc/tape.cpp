@@ -49,7 +49,7 @@ bool should_record(const int64_t* ids, int n) {
 }
 
 void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out, const int64_t* attrs,
-            int n_attrs, double fattr) {
+            int n_attrs, double fattr, const TensorPtr& saved) {
   for (Tape* t : tape_stack()) {
     if (!t->recording) continue;
     bool watches = false;
@@ -68,6 +68,7 @@ void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const Tens
     e.out = out;
     for (int k = 0; k < n_attrs; k++) e.attr[k] = attrs[k];
     e.fattr = fattr;
+    e.saved = saved;
     t->watched.insert(out->id);
   }
 }
@@ -205,6 +206,9 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
       if (!e.out && e.n_in > 0 && !e.in[0])
         throw RuntimeError("gradient(): the tape's saved tensors were already released");
       TensorPtr din[kMaxOpInputs];
+      e.needs = 0;
+      for (int k = 0; k < e.n_in; k++)
+        if (e.in[k] && is_floating(e.in[k]->dtype) && reach.count(e.in_id[k])) e.needs |= 1u << k;
       e.op->backward(e, &dout, din);
       for (int k = 0; k < e.n_in; k++) {
         if (!din[k] || !e.in[k] || !is_floating(e.in[k]->dtype) || !reach.count(e.in_id[k])) continue;

@@ -45,12 +45,16 @@ struct TapeEntry {
   TensorPtr in[kMaxOpInputs];  // the inputs as they were when recorded (a snapshot of Variable reads)
   int64_t out_id = 0;
   TensorPtr out;               // the output, for rules that use it (exp, tanh, softmax, ...)
+  TensorPtr saved;             // one extra saved tensor (e.g. the log-sum-exp of a fused cross-entropy)
   int64_t attr[kMaxRank + 2] = {};  // op attributes (axes, flags, perm)
   double fattr = 0;
+  uint32_t needs = 0;  // set by gradient() before backward: bit k when input k leads to a source
   std::unique_ptr<CustomEntry> custom;
+  bool need(int k) const { return (needs >> k) & 1u; }
   void release() {
     for (auto& t : in) t.reset();
     out.reset();
+    saved.reset();
     custom.reset();
   }
 };
@@ -83,7 +87,7 @@ bool should_record(const int64_t* ids, int n);
 // Records an op on every recording tape that watches one of its inputs; returns the entry of the last
 // tape it was recorded on (so callers can set attributes) via the callback form below.
 void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out,
-            const int64_t* attrs = nullptr, int n_attrs = 0, double fattr = 0);
+            const int64_t* attrs = nullptr, int n_attrs = 0, double fattr = 0, const TensorPtr& saved = nullptr);
 void record_custom(const std::vector<TensorPtr>& inputs, const std::vector<TensorPtr>& outputs, PyObject* fn);
 
 // Called on every Variable read by an op: watches the variable on each active tape that watches

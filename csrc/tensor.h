@@ -176,6 +176,9 @@ struct TensorImpl {
   // Provenance flags (issue "why no gradient"): set when a tensor was rebuilt from NumPy memory that
   // came out of a recorded tensor, etc. Kept as a small bitfield so the hot path pays nothing.
   uint32_t flags = 0;
+  // Keras's `_keras_logits`: the pre-activation of a Keras softmax/sigmoid output, so the losses can
+  // take the stable fused logits path (set only by keras.activations).
+  std::shared_ptr<TensorImpl> keras_logits;
 
   void* raw() const { return static_cast<char*>(storage->data) + offset; }
   template <class T>

@@ -84,4 +84,36 @@ def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None, name
     return _core.range_(float(vals[0]), float(vals[1]), float(vals[2]), as_dtype(dtype))
 
 
-__all__ = ["constant", "convert_to_tensor", "zeros", "ones", "zeros_like", "ones_like", "fill", "range", "DType"]
+
+
+
+def expand_dims(input: Any, axis: int, name: Optional[str] = None) -> Tensor:
+    t = _core.convert(input)
+    shape = list(t.shape)
+    r = len(shape)
+    a = axis + r + 1 if axis < 0 else axis
+    if not 0 <= a <= r:
+        raise _core.InvalidArgumentError(f"expand_dims: axis {axis} is out of range for a tensor of rank {r}")
+    return _core.reshape(t, shape[:a] + [1] + shape[a:])
+
+
+def squeeze(input: Any, axis: Any = None, name: Optional[str] = None) -> Tensor:
+    t = _core.convert(input)
+    shape = list(t.shape)
+    r = len(shape)
+    if axis is None:
+        return _core.reshape(t, [d for d in shape if d != 1])
+    axes = [axis] if isinstance(axis, int) else list(axis)
+    norm = set()
+    for a in axes:
+        if not -r <= a < r:
+            raise _core.InvalidArgumentError(f"squeeze: axis {a} is out of range for a tensor of rank {r}")
+        a = a + r if a < 0 else a
+        if shape[a] != 1:
+            raise _core.InvalidArgumentError(f"squeeze: cannot squeeze axis {a} of shape {shape}: its size is not 1")
+        norm.add(a)
+    return _core.reshape(t, [d for i, d in enumerate(shape) if i not in norm])
+
+
+def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any, name: Optional[str] = None) -> Tensor:
+    return _core.minimum(_core.maximum(t, clip_value_min), clip_value_max)

@@ -69,6 +69,34 @@ template <class T>
 void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t* a_off, const int64_t* b_off,
                     int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T beta_accumulate = T(0));
 
+// out (N, K) = act(inp (N, D) @ weight (D, K) + bias (K,)); bias may be null.
+template <class T>
+void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t D, int64_t K, int act);
+// From dout (N, K) and the saved inp, weight, out (post-activation): dz = act'(out) * dout (in the dz
+// scratch (N, K)) in one pass that also sums dbias (K,) (partials (nthreads, K) scratch), then
+// dinp (N, D) = dz W^T and dweight (D, K) = inp^T dz. Any of dinp/dweight/dbias may be null.
+template <class T>
+void dense_backward(T* dinp, T* dweight, T* dbias, T* dz, T* partials, int partial_rows, const T* dout, const T* inp,
+                    const T* weight, const T* out, int64_t N, int64_t D, int64_t K, int act);
+
+// ---- losses.cpp ------------------------------------------------------------------------------------
+template <class T>
+void softmax_xent_forward(T* loss, T* lse, const T* logits, const T* labels, int64_t N, int64_t C, T smoothing);
+template <class T>
+void softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const T* labels, int64_t N,
+                           int64_t C, T smoothing);
+template <class T, class I>
+void sparse_softmax_xent_forward(T* loss, T* lse, const T* logits, const I* labels, int64_t N, int64_t C);
+template <class T, class I>
+void sparse_softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const I* labels,
+                                  int64_t N, int64_t C);
+// kind: 0 mse, 1 huber (param = delta), 2 bce on probabilities (param = epsilon), 3 bce on logits
+template <class T>
+void pointwise_loss_forward(int kind, T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param);
+template <class T>
+void pointwise_loss_backward(int kind, T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
+                             T param);
+
 // ---- shape.cpp -------------------------------------------------------------------------------------
 // out = x permuted: out dim i is x dim perm[i]; x_strides in elements.
 template <class T>
@@ -89,6 +117,11 @@ void random_uniform_forward(T* out, int64_t n, double lo, double hi, uint64_t se
 // Keras 3 SGD on one variable, in place. var, grad, m are (n,); m is null when momentum == 0.
 template <class T>
 void sgd_update(T* var, T* m, const T* grad, int64_t n, T lr, T momentum, bool nesterov);
+
+// Keras 3 Adam on one variable, in place; vhat is null unless amsgrad. alpha = lr sqrt(1-b2^t)/(1-b1^t).
+template <class T>
+void adam_update(T* var, T* m, T* v, T* vhat, const T* grad, int64_t n, T alpha, T one_minus_b1, T one_minus_b2,
+                 T epsilon);
 
 }  // namespace cpu
 }  // namespace pft

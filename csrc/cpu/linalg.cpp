@@ -2,6 +2,9 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "kernels.h"
 
 namespace pft {
@@ -47,6 +50,108 @@ void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t
                                   int64_t, int64_t, bool, bool, T);
 PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t)
 #undef PFT_INST
+
+}  // namespace cpu
+}  // namespace pft
+
+// ---- fused dense ---------------------------------------------------------------------------------------
+#include "../math.h"
+
+namespace pft {
+namespace cpu {
+
+template <class T>
+static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {
+  int64_t zero = 0;
+  matmul_forward<T>(C, A, B, 1, &zero, &zero, M, N, K, ta, tb);
+}
+
+template <class T>
+void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t D, int64_t K, int act) {
+  // out (N, K) = inp (N, D) @ weight (D, K) by BLAS, then bias and activation in one pass over out.
+  const auto a = math::Activation(act);
+  if (D == 0) std::fill(out, out + N * K, T(0));
+  else gemm<T>(false, false, N, K, D, inp, weight, out);
+#pragma omp parallel for if (N * K >= kParallelThreshold) schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    T* y = out + n * K;
+    if (bias)
+      for (int64_t k = 0; k < K; k++) y[k] += bias[k];
+    if (a == math::Activation::Softmax) {
+      T m = K ? y[0] : T(0);
+      for (int64_t k = 1; k < K; k++) m = y[k] > m ? y[k] : m;
+      T s = T(0);
+      for (int64_t k = 0; k < K; k++) {
+        y[k] = std::exp(y[k] - m);
+        s += y[k];
+      }
+      const T inv = T(1) / s;
+      for (int64_t k = 0; k < K; k++) y[k] *= inv;
+    } else if (a != math::Activation::Linear) {
+      for (int64_t k = 0; k < K; k++) y[k] = math::activate(a, y[k]);
+    }
+  }
+}
+
+template <class T>
+void dense_backward(T* dinp, T* dweight, T* dbias, T* dz, T* partials, int partial_rows, const T* dout, const T* inp,
+                    const T* weight, const T* out, int64_t N, int64_t D, int64_t K, int act) {
+  const auto a = math::Activation(act);
+  // 1. dz = act'(y) * dy, row by row; each thread sums its rows of dz into its own bias partial.
+  const T* g = dout;
+  if (a != math::Activation::Linear) {
+    g = dz;
+    const bool par = N * K >= kParallelThreshold;
+#pragma omp parallel num_threads(par ? partial_rows : 1)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      T* pb = dbias ? partials + int64_t(t) * K : nullptr;
+      if (pb) std::fill(pb, pb + K, T(0));
+      const int64_t chunk = (N + nt - 1) / nt, b = std::min(N, chunk * t), e = std::min(N, b + chunk);
+      for (int64_t n = b; n < e; n++) {
+        const T* y = out + n * K;
+        const T* dy = dout + n * K;
+        T* z = dz + n * K;
+        if (a == math::Activation::Softmax) {  // dz = (dy - sum(dy * y)) * y
+          T s = T(0);
+          for (int64_t k = 0; k < K; k++) s += dy[k] * y[k];
+          for (int64_t k = 0; k < K; k++) z[k] = (dy[k] - s) * y[k];
+        } else {
+          for (int64_t k = 0; k < K; k++) z[k] = math::activation_grad(a, y[k], dy[k]);
+        }
+        if (pb)
+          for (int64_t k = 0; k < K; k++) pb[k] += z[k];
+      }
+      if (t == 0 && dbias)
+        for (int r = nt; r < partial_rows; r++) std::fill(partials + int64_t(r) * K, partials + int64_t(r + 1) * K, T(0));
+    }
+    if (dbias) {  // partials combined in thread order: deterministic for a given thread count
+      std::fill(dbias, dbias + K, T(0));
+      for (int r = 0; r < partial_rows; r++)
+        for (int64_t k = 0; k < K; k++) dbias[k] += partials[int64_t(r) * K + k];
+    }
+  } else if (dbias) {  // linear: dz is dy itself; only the bias sum is needed
+    std::fill(dbias, dbias + K, T(0));
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t k = 0; k < K; k++) dbias[k] += dout[n * K + k];
+  }
+  // 2. The two GEMMs, transposes as BLAS flags.
+  if (dinp) {  // dX (N, D) = dz (N, K) @ W^T
+    if (K == 0) std::fill(dinp, dinp + N * D, T(0));
+    else gemm<T>(false, true, N, D, K, g, weight, dinp);
+  }
+  if (dweight) {  // dW (D, K) = X^T @ dz
+    if (N == 0) std::fill(dweight, dweight + D * K, T(0));
+    else gemm<T>(true, false, D, K, N, inp, g, dweight);
+  }
+}
+
+template void dense_forward<float>(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, int);
+template void dense_forward<double>(double*, const double*, const double*, const double*, int64_t, int64_t, int64_t, int);
+template void dense_backward<float>(float*, float*, float*, float*, float*, int, const float*, const float*,
+                                    const float*, const float*, int64_t, int64_t, int64_t, int);
+template void dense_backward<double>(double*, double*, double*, double*, double*, int, const double*, const double*,
+                                     const double*, const double*, int64_t, int64_t, int64_t, int);
 
 }  // namespace cpu
 }  // namespace pft

@@ -87,22 +87,23 @@ static void matmul_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr
   const TensorPtr& A = e.in[0];
   const TensorPtr& B = e.in[1];
   const bool ta = e.attr[0], tb = e.attr[1];
+  const bool na = e.need(0), nb = e.need(1);  // e.g. no dX GEMM for a network's input batch
   TensorPtr da, db;
   if (!ta && !tb) {         // C = A B:      dA = dC B^T,   dB = A^T dC
-    da = matmul(dc, B, false, true);
-    db = matmul(A, dc, true, false);
+    if (na) da = matmul(dc, B, false, true);
+    if (nb) db = matmul(A, dc, true, false);
   } else if (!ta && tb) {   // C = A B^T:    dA = dC B,     dB = dC^T A
-    da = matmul(dc, B, false, false);
-    db = matmul(dc, A, true, false);
+    if (na) da = matmul(dc, B, false, false);
+    if (nb) db = matmul(dc, A, true, false);
   } else if (ta && !tb) {   // C = A^T B:    dA = B dC^T,   dB = A dC
-    da = matmul(B, dc, false, true);
-    db = matmul(A, dc, false, false);
+    if (na) da = matmul(B, dc, false, true);
+    if (nb) db = matmul(A, dc, false, false);
   } else {                  // C = A^T B^T:  dA = B^T dC^T, dB = dC^T A^T
-    da = matmul(B, dc, true, true);
-    db = matmul(dc, A, true, true);
+    if (na) da = matmul(B, dc, true, true);
+    if (nb) db = matmul(dc, A, true, true);
   }
-  din[0] = sum_to_shape(da, A->shape);  // broadcast batch dims are summed back
-  din[1] = sum_to_shape(db, B->shape);
+  if (da) din[0] = sum_to_shape(da, A->shape);  // broadcast batch dims are summed back
+  if (db) din[1] = sum_to_shape(db, B->shape);
 }
 
 }  // namespace ops

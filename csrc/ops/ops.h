@@ -48,6 +48,22 @@ TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log);
 // ---- linalg.cpp ------------------------------------------------------------------------------------
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool trans_a, bool trans_b);
 
+// ---- losses.cpp: fused ops (one forward kernel, one backward kernel, one tape entry) ----------------
+// act: 0 linear, 1 relu, 2 sigmoid, 3 tanh, 4 softmax. x (..., D), W (D, K), b (K,) or null -> (..., K)
+TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int act);
+// Per-example cross-entropy of logits (..., C) against probability rows (..., C) -> (...)
+TensorPtr softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits, double label_smoothing);
+// Per-example cross-entropy of logits (..., C) against integer labels (...) -> (...)
+TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits);
+// Per-example mean over the last axis of a pointwise loss. kind: 0 mse, 1 huber (param delta),
+// 2 binary cross-entropy on probabilities (param epsilon), 3 binary cross-entropy on logits.
+TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pred, double param);
+
+// Backward of a fused op by differentiating its composition of primitive ops under a private tape:
+// used when an outer tape records the backward pass (higher order) and for rarely needed inputs.
+template <class F>
+void backward_by_composition(const TapeEntry& e, const TensorPtr& dout, TensorPtr* din, F compose);
+
 // ---- shape.cpp -------------------------------------------------------------------------------------
 TensorPtr reshape(const TensorPtr& x, const std::vector<int64_t>& dims);
 TensorPtr reshape(const TensorPtr& x, const Shape& shape);
@@ -58,10 +74,45 @@ TensorPtr random_normal(const Shape& shape, double mean, double stddev, DType dt
 TensorPtr random_uniform(const Shape& shape, double lo, double hi, DType dt, uint64_t seed);
 
 // ---- optim.cpp -------------------------------------------------------------------------------------
+// Keras Adam over many variables in one call (vhats empty unless amsgrad); step is iterations + 1.
+void adam_apply(const std::vector<TensorPtr>& vars, const std::vector<TensorPtr>& grads,
+                const std::vector<TensorPtr>& ms, const std::vector<TensorPtr>& vs,
+                const std::vector<TensorPtr>& vhats, double lr, double beta_1, double beta_2, double epsilon,
+                int64_t step);
 // Keras SGD over many variables in one call. vars[i] and moms[i] are updated in place (moms may be
 // empty when momentum == 0).
 void sgd_apply(const std::vector<TensorPtr>& vars, const std::vector<TensorPtr>& grads,
                const std::vector<TensorPtr>& moms, double lr, double momentum, bool nesterov);
+
+template <class F>
+void backward_by_composition(const TapeEntry& e, const TensorPtr& dout, TensorPtr* din, F compose) {
+  Tape t;
+  std::vector<int64_t> ids;
+  std::vector<int> which;
+  for (int k = 0; k < e.n_in; k++)
+    if (e.need(k) && e.in[k]) {
+      t.watch(e.in[k]->id);
+      ids.push_back(e.in[k]->id);
+      which.push_back(k);
+    }
+  if (ids.empty()) return;
+  auto& stack = tape_stack();
+  stack.push_back(&t);
+  TensorPtr y;
+  try {
+    y = compose();
+  } catch (...) {
+    stack.pop_back();
+    throw;
+  }
+  stack.pop_back();
+  auto g = t.gradient({y}, ids, {dout}, true);
+  for (size_t i = 0; i < which.size(); i++) din[which[i]] = g[i];
+}
+
+// True when some recording tape would record ops on these tensors (the backward pass must then be
+// built from recordable ops).
+bool outer_tape_records(const TapeEntry& e, const TensorPtr& dout);
 
 }  // namespace ops
 }  // namespace pft

@@ -1,4 +1,7 @@
-"""``tf.keras``: the Keras 3 subset pyfast_tape supports."""
-from . import optimizers
+"""``tf.keras``: the Keras 3 subset pyfast_tape supports (Sequential, Dense, losses, SGD/Adam)."""
+from . import activations, initializers, layers, losses, optimizers, utils
+from .layers import Layer
+from .models import Input, Model, Sequential
 
-__all__ = ["optimizers"]
+__all__ = ["activations", "initializers", "layers", "losses", "optimizers", "utils", "Input", "Layer", "Model",
+           "Sequential"]

@@ -140,4 +140,49 @@ class SGD(Optimizer):
         _core.sgd_apply(variables, grads, moms, lr, self.momentum, self.nesterov)
 
 
-__all__ = ["Optimizer", "SGD"]
+class Adam(Optimizer):
+    """Keras 3 Adam: ``m += (g - m)(1 - b1)``, ``v += (g^2 - v)(1 - b2)``,
+    ``var -= m * alpha / (sqrt(v) + eps)`` with ``alpha = lr sqrt(1 - b2^t) / (1 - b1^t)``;
+    ``amsgrad`` uses the running maximum of v. One fused native update over all variables."""
+
+    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, name: str = "adam", **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
+        self._momentums: List[Variable] = []
+        self._velocities: List[Variable] = []
+        self._velocity_hats: List[Variable] = []
+
+    def _build_slots(self, v: Variable) -> None:
+        zeros = lambda: np.zeros(tuple(v.shape), dtype=v.dtype.as_numpy_dtype)  # noqa: E731
+        self._momentums.append(Variable(zeros(), trainable=False, name="momentum"))
+        self._velocities.append(Variable(zeros(), trainable=False, name="velocity"))
+        if self.amsgrad:
+            self._velocity_hats.append(Variable(zeros(), trainable=False, name="velocity_hat"))
+
+    def _slot_variables(self) -> List[Variable]:
+        return list(self._momentums) + list(self._velocities) + list(self._velocity_hats)
+
+    def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
+        idx = [self._index[v._id] for v in variables]
+        step = int(self.iterations.numpy()) + 1
+        _core.adam_apply(variables, grads, [self._momentums[i] for i in idx], [self._velocities[i] for i in idx],
+                         [self._velocity_hats[i] for i in idx] if self.amsgrad else [], lr, self.beta_1,
+                         self.beta_2, self.epsilon, step)
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam}
+
+
+def get(identifier: Any) -> Optimizer:
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
+
+
+__all__ = ["Optimizer", "SGD", "Adam", "get"]

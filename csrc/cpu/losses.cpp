@@ -1,0 +1,172 @@
+// Fused losses: one pass per row for the loss, one elementwise pass for the gradient, no temporaries.
+// Per-sample losses are means over the last axis (Keras); the batch reduction is a separate tiny op.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "../math.h"
+#include "kernels.h"
+
+namespace pft {
+namespace cpu {
+
+// ---- softmax cross-entropy -------------------------------------------------------------------------
+template <class T>
+void softmax_xent_forward(T* loss, T* lse, const T* logits, const T* labels, int64_t N, int64_t C, T smoothing) {
+  // logits (N, C), labels (N, C) rows of probabilities, smoothed to y*(1-s) + s/C; loss, lse (N,)
+  // loss_n = sum_c y_nc * (lse_n - z_nc), lse_n = m_n + log(sum_c exp(z_nc - m_n)): stable for any finite z.
+  const T keep = T(1) - smoothing, add = smoothing / T(C);
+#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const T* z = logits + n * C;
+    const T* y = labels + n * C;
+    T m = z[0];
+    for (int64_t c = 1; c < C; c++) m = z[c] > m ? z[c] : m;
+    T s = T(0);
+    for (int64_t c = 0; c < C; c++) s += std::exp(z[c] - m);
+    const T l = m + std::log(s);
+    T acc = T(0);
+    for (int64_t c = 0; c < C; c++) acc += (y[c] * keep + add) * (l - z[c]);
+    lse[n] = l;
+    loss[n] = acc;
+  }
+}
+
+template <class T>
+void softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const T* labels, int64_t N,
+                           int64_t C, T smoothing) {
+  // dz_nc = dloss_n * (softmax_nc * sum_c y_nc - y_nc), softmax recomputed from the saved lse.
+  const T keep = T(1) - smoothing, add = smoothing / T(C);
+#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const T* z = logits + n * C;
+    const T* y = labels + n * C;
+    T* dz = dlogits + n * C;
+    T sy = T(0);
+    for (int64_t c = 0; c < C; c++) sy += y[c] * keep + add;
+    const T g = dloss[n], l = lse[n];
+    for (int64_t c = 0; c < C; c++) dz[c] = g * (std::exp(z[c] - l) * sy - (y[c] * keep + add));
+  }
+}
+
+template <class T, class I>
+void sparse_softmax_xent_forward(T* loss, T* lse, const T* logits, const I* labels, int64_t N, int64_t C) {
+  // labels (N,) class indices, already checked to lie in [0, C); loss_n = lse_n - z_n,label
+#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const T* z = logits + n * C;
+    T m = z[0];
+    for (int64_t c = 1; c < C; c++) m = z[c] > m ? z[c] : m;
+    T s = T(0);
+    for (int64_t c = 0; c < C; c++) s += std::exp(z[c] - m);
+    const T l = m + std::log(s);
+    lse[n] = l;
+    loss[n] = l - z[labels[n]];
+  }
+}
+
+template <class T, class I>
+void sparse_softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const I* labels,
+                                  int64_t N, int64_t C) {
+  // dz_nc = dloss_n * (softmax_nc - [c == label_n])
+#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const T* z = logits + n * C;
+    T* dz = dlogits + n * C;
+    const T g = dloss[n], l = lse[n];
+    for (int64_t c = 0; c < C; c++) dz[c] = g * std::exp(z[c] - l);
+    dz[labels[n]] -= g;
+  }
+}
+
+// ---- elementwise regression losses: loss_n = mean_d f(pred_nd, target_nd) ---------------------------
+// kind: 0 mse, 1 huber(p), 2 bce on probabilities (p = epsilon), 3 bce on logits
+template <class T>
+static inline T point_loss(int kind, T pred, T target, T p) {
+  switch (kind) {
+    case 0: { T e = pred - target; return e * e; }
+    case 1: return math::huber(T(pred - target), p);
+    case 2: return math::bce_prob(target, pred, p);
+    default: return math::bce_logit(target, pred);
+  }
+}
+template <class T>
+static inline T point_grad(int kind, T pred, T target, T p) {  // d loss / d pred
+  switch (kind) {
+    case 0: return T(2) * (pred - target);
+    case 1: return math::huber_grad(T(pred - target), p);
+    case 2: return math::bce_prob_grad(target, pred, p);
+    default: return math::bce_logit_grad(target, pred);
+  }
+}
+
+template <class T>
+void pointwise_loss_forward(int kind, T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
+  // pred, target (N, D); loss (N,). Sequential sum per row then / D, as Keras's mean(axis=-1).
+  if (N == 1 && D >= kParallelThreshold) {
+    // One long row (e.g. a flat 2^24 vector): per-thread partial sums combined in thread order.
+    double partial[256] = {};
+    int used = 1;
+#pragma omp parallel
+    {
+      int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      if (t == 0) used = nt;
+      int64_t chunk = (D + nt - 1) / nt, b = std::min(D, chunk * t), e = std::min(D, b + chunk);
+      T acc[8] = {};
+      int64_t i = b;
+      for (; i + 8 <= e; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += point_loss(kind, pred[i + k], target[i + k], param);
+      T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; i < e; i++) s += point_loss(kind, pred[i], target[i], param);
+      if (t < 256) partial[t] = double(s);
+    }
+    double s = 0;
+    for (int k = 0; k < used && k < 256; k++) s += partial[k];
+    loss[0] = T(s) / T(D);
+    return;
+  }
+#pragma omp parallel for if (N * D >= kParallelThreshold) schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const T* p = pred + n * D;
+    const T* y = target + n * D;
+    T s = T(0);
+    for (int64_t d = 0; d < D; d++) s += point_loss(kind, p[d], y[d], param);
+    loss[n] = s / T(D);
+  }
+}
+
+template <class T>
+void pointwise_loss_backward(int kind, T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
+                             T param) {
+  // dpred_nd = f'(pred_nd, target_nd) * dloss_n / D
+  const T invD = T(1) / T(D);
+  if (N == 1) {
+    const T g = dloss[0] * invD;
+#pragma omp parallel for if (D >= kParallelThreshold) schedule(static)
+    for (int64_t d = 0; d < D; d++) dpred[d] = point_grad(kind, pred[d], target[d], param) * g;
+    return;
+  }
+#pragma omp parallel for if (N * D >= kParallelThreshold) schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const T g = dloss[n] * invD;
+    for (int64_t d = 0; d < D; d++) dpred[n * D + d] = point_grad(kind, pred[n * D + d], target[n * D + d], param) * g;
+  }
+}
+
+#define PFT_INST(T)                                                                                            \
+  template void softmax_xent_forward<T>(T*, T*, const T*, const T*, int64_t, int64_t, T);                      \
+  template void softmax_xent_backward<T>(T*, const T*, const T*, const T*, const T*, int64_t, int64_t, T);     \
+  template void sparse_softmax_xent_forward<T, int32_t>(T*, T*, const T*, const int32_t*, int64_t, int64_t);   \
+  template void sparse_softmax_xent_forward<T, int64_t>(T*, T*, const T*, const int64_t*, int64_t, int64_t);   \
+  template void sparse_softmax_xent_backward<T, int32_t>(T*, const T*, const T*, const T*, const int32_t*,     \
+                                                         int64_t, int64_t);                                    \
+  template void sparse_softmax_xent_backward<T, int64_t>(T*, const T*, const T*, const T*, const int64_t*,     \
+                                                         int64_t, int64_t);                                    \
+  template void pointwise_loss_forward<T>(int, T*, const T*, const T*, int64_t, int64_t, T);                   \
+  template void pointwise_loss_backward<T>(int, T*, const T*, const T*, const T*, int64_t, int64_t, T);
+PFT_INST(float) PFT_INST(double)
+#undef PFT_INST
+
+}  // namespace cpu
+}  // namespace pft

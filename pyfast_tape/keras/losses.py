@@ -1,0 +1,260 @@
+"""``keras.losses``: Keras 3's loss classes and functions with its numerics, on the fused kernels.
+
+Per-sample losses (mean over the last axis) come from one fused native op; the reduction
+('sum_over_batch_size', 'sum', None) and sample weights follow Keras's ``reduce_weighted_values``.
+A softmax/sigmoid output from ``keras.activations`` carries its logits, and the cross-entropies then
+run on the logits (the fused, stable path), exactly as Keras does."""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional, Tuple
+
+from .. import _core
+from ..dtypes import as_dtype, float32
+from ..ops import expand_dims, squeeze
+
+EPSILON = 1e-7  # keras.backend.epsilon()
+_MSE, _HUBER, _BCE_PROB, _BCE_LOGIT = 0, 1, 2, 3
+
+
+def _convert(x: Any, dtype: Any = None) -> Any:
+    t = _core.convert(x) if isinstance(x, (_core.Tensor, _core.VariableBase)) else _core.convert(x, dtype)
+    if dtype is not None and t.dtype != dtype:
+        t = _core.cast(t, dtype)
+    return t
+
+
+def squeeze_or_expand_to_same_rank(x1: Any, x2: Any, expand_rank_1: bool = True) -> Tuple[Any, Any]:
+    """Keras's rule: where ranks differ by one and the longer has a trailing 1, squeeze (or expand)."""
+    r1, r2 = len(x1.shape), len(x2.shape)
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = expand_dims(x2, -1)
+        else:
+            x1 = squeeze(x1, -1)
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = expand_dims(x1, -1)
+        else:
+            x2 = squeeze(x2, -1)
+    return x1, x2
+
+
+def _standardize_reduction(reduction: Any) -> Optional[str]:
+    allowed = {"sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight"}
+    if reduction not in allowed:
+        raise ValueError(f"Invalid value for argument `reduction`. Expected one of {allowed}. Received: "
+                         f"reduction={reduction}")
+    return reduction
+
+
+def reduce_weighted_values(values: Any, sample_weight: Any = None, reduction: Any = "sum_over_batch_size",
+                           dtype: Any = None) -> Any:
+    reduction = _standardize_reduction(reduction)
+    values = _convert(values, dtype)
+    if sample_weight is not None:
+        sample_weight = _convert(sample_weight, values.dtype)
+        values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
+        values = _core.multiply(values, sample_weight)
+    if reduction is None or reduction == "none" or tuple(values.shape) == () or tuple(values.shape) == (0,):
+        return values
+    loss = _core.reduce_sum(values)
+    if reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+        if reduction == "mean_with_sample_weight" and sample_weight is not None:
+            divisor = _core.cast(_core.reduce_sum(sample_weight), loss.dtype)
+        else:
+            size = 1
+            for d in values.shape:
+                size *= d
+            divisor = _core.convert(float(size), loss.dtype)
+        if float(divisor) == 0.0:  # divide_no_nan
+            return _core.fill_like(loss, 0.0, None)
+        loss = _core.divide(loss, divisor)
+    return loss
+
+
+def _logits_of(y_pred: Any, from_logits: bool, fn: str, activation: str) -> Tuple[Any, bool]:
+    logits = _core.get_logits(y_pred)
+    if logits is None:
+        return y_pred, from_logits
+    if from_logits:
+        warnings.warn(f'"`{fn}` received `from_logits=True`, but the `output` argument was produced by a '
+                      f'{activation} activation and thus does not represent logits. Was this intended?', stacklevel=4)
+    return logits, True
+
+
+def _same_shape(fn: str, y_true: Any, y_pred: Any) -> Tuple[Any, Any]:
+    if tuple(y_true.shape) == tuple(y_pred.shape):
+        return y_true, y_pred
+    if len(y_true.shape) != len(y_pred.shape):
+        raise ValueError(f"{fn}: arguments `target` and `output` must have the same rank (ndim). Received: "
+                         f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
+    shape = list(_core.add(_core.fill_like(y_true, 0.0, None), _core.fill_like(y_pred, 0.0, None)).shape)
+    return _core.broadcast_to(y_true, shape), _core.broadcast_to(y_pred, shape)
+
+
+# ---- functional forms: per-sample losses ----------------------------------------------------------------
+def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
+    y_pred = _convert(y_pred)
+    y_true = _convert(y_true, y_pred.dtype)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _same_shape("mean_squared_error", y_true, y_pred)
+    return _core.pointwise_loss(_MSE, y_true, y_pred, 0.0)
+
+
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
+    y_pred = _convert(y_pred)
+    y_true = _convert(y_true, y_pred.dtype)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _same_shape("huber", y_true, y_pred)
+    return _core.pointwise_loss(_HUBER, y_true, y_pred, float(delta))
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
+                        axis: int = -1) -> Any:
+    if axis != -1:
+        raise NotImplementedError("binary_crossentropy: only axis=-1 is supported")
+    y_pred = _convert(y_pred)
+    y_true = _convert(y_true, y_pred.dtype)
+    if label_smoothing:
+        y_true = _core.add(_core.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
+    y_true, y_pred = _same_shape("binary_crossentropy", y_true, y_pred)
+    out, from_logits = _logits_of(y_pred, from_logits, "binary_crossentropy", "Sigmoid")
+    return _core.pointwise_loss(_BCE_LOGIT if from_logits else _BCE_PROB, y_true, out, EPSILON)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
+                             axis: int = -1) -> Any:
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
+    y_pred = _convert(y_pred)
+    y_true = _convert(y_true, y_pred.dtype)
+    if len(y_pred.shape) and y_pred.shape[-1] == 1:
+        warnings.warn("In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, num_classes) with "
+                      f"num_classes > 1. Received: y_pred.shape={tuple(y_pred.shape)}. Consider using "
+                      "'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=2)
+    if label_smoothing:
+        num_classes = float(y_true.shape[-1])
+        y_true = _core.add(_core.multiply(y_true, 1.0 - label_smoothing),
+                           _core.divide(_core.convert(label_smoothing, y_pred.dtype),
+                                        _core.convert(num_classes, y_pred.dtype)))
+    if axis not in (-1, len(y_pred.shape) - 1):
+        raise NotImplementedError("categorical_crossentropy: only the last axis is supported")
+    if len(y_true.shape) != len(y_pred.shape) or tuple(y_true.shape) != tuple(y_pred.shape):
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
+                         f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
+    out, from_logits = _logits_of(y_pred, from_logits, "categorical_crossentropy", "Softmax")
+    if from_logits:
+        return _core.softmax_cross_entropy(y_true, out, 0.0)
+    # Probabilities: renormalise each row, clip to [eps, 1 - eps], -sum(y log p) (Keras).
+    last = len(out.shape) - 1
+    out = _core.divide(out, _core.reduce_sum(out, last, True))
+    out = _core.minimum(_core.maximum(out, EPSILON), 1.0 - EPSILON)
+    return _core.negative(_core.reduce_sum(_core.multiply(y_true, _core.log(out)), last))
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class: Any = None,
+                                    axis: int = -1) -> Any:
+    if ignore_class is not None:
+        raise NotImplementedError("sparse_categorical_crossentropy: ignore_class is not supported")
+    y_pred = _convert(y_pred)
+    out, from_logits = _logits_of(y_pred, from_logits, "sparse_categorical_crossentropy", "Softmax")
+    labels = _core.convert(y_true)
+    if labels.dtype.is_floating:
+        labels = _core.cast(labels, "int64")
+    if len(labels.shape) == len(out.shape) and labels.shape[-1] == 1:
+        labels = squeeze(labels, -1)
+    if not from_logits:
+        out = _core.log(_core.minimum(_core.maximum(out, EPSILON), 1.0 - EPSILON))
+    return _core.sparse_softmax_cross_entropy(labels, out)
+
+
+mse = MSE = mean_squared_error
+
+
+# ---- classes ---------------------------------------------------------------------------------------------
+class Loss:
+    """Base class: ``loss(y_true, y_pred, sample_weight=None)`` = reduction of ``call`` over the batch."""
+
+    def __init__(self, name: Optional[str] = None, reduction: Any = "sum_over_batch_size", dtype: Any = None) -> None:
+        self.name = name or type(self).__name__
+        self.reduction = _standardize_reduction(reduction)
+        self.dtype = float32 if dtype is None else as_dtype(dtype)
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        y_pred = _convert(y_pred, self.dtype)
+        y_true = _convert(y_true, self.dtype)
+        losses = self.call(y_true, y_pred)
+        return reduce_weighted_values(losses, sample_weight=sample_weight, reduction=self.reduction, dtype=self.dtype)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+
+class LossFunctionWrapper(Loss):
+    def __init__(self, fn: Any, reduction: Any = "sum_over_batch_size", name: Optional[str] = None,
+                 dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+
+class MeanSquaredError(LossFunctionWrapper):
+    def __init__(self, reduction: Any = "sum_over_batch_size", name: str = "mean_squared_error",
+                 dtype: Any = None) -> None:
+        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+
+
+class Huber(LossFunctionWrapper):
+    def __init__(self, delta: float = 1.0, reduction: Any = "sum_over_batch_size", name: str = "huber_loss",
+                 dtype: Any = None) -> None:
+        super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+
+
+class BinaryCrossentropy(LossFunctionWrapper):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: Any = "sum_over_batch_size", name: str = "binary_crossentropy", dtype: Any = None) -> None:
+        super().__init__(binary_crossentropy, reduction=reduction, name=name, dtype=dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+
+class CategoricalCrossentropy(LossFunctionWrapper):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: Any = "sum_over_batch_size", name: str = "categorical_crossentropy",
+                 dtype: Any = None) -> None:
+        super().__init__(categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+
+class SparseCategoricalCrossentropy(LossFunctionWrapper):
+    def __init__(self, from_logits: bool = False, ignore_class: Any = None, reduction: Any = "sum_over_batch_size",
+                 name: str = "sparse_categorical_crossentropy", dtype: Any = None) -> None:
+        super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, ignore_class=ignore_class)
+        self.from_logits = from_logits
+
+
+_BY_NAME = {
+    "mse": mean_squared_error, "mean_squared_error": mean_squared_error, "huber": huber,
+    "binary_crossentropy": binary_crossentropy, "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+}
+
+
+def get(identifier: Any) -> Any:
+    if identifier is None or callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]
+    raise ValueError(f"Could not interpret loss identifier: {identifier!r}")
