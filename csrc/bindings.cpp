@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -15,6 +16,7 @@
 #include <omp.h>
 
 #include "ops/ops.h"
+#include "provenance.h"
 #include "tape.h"
 #include "tensor.h"
 
@@ -86,6 +88,7 @@ extern PyTypeObject TensorType;
 extern PyTypeObject VariableType;
 
 static inline bool is_tensor(PyObject* o) { return Py_TYPE(o) == &TensorType; }
+static const TensorPtr& impl_of(PyObject* self);
 static inline bool is_variable(PyObject* o) { return PyObject_TypeCheck(o, &VariableType); }
 
 static PyObject* wrap(TensorPtr t) {
@@ -143,6 +146,10 @@ static bool dtype_from_numpy(const py::dtype& d, DType* out, bool* widened) {
   return false;
 }
 
+// A tensor rebuilt from NumPy memory that came out of a tensor (its .numpy() view, found through the
+// array's base chain) or of a Variable (its .numpy() copy, by data pointer): log the round trip.
+static void trace_numpy_round_trip(PyObject* arr, TensorImpl& t);
+
 static void release_pyobject(void* ctx, void*) {
   PyGILState_STATE st = PyGILState_Ensure();
   Py_DECREF(reinterpret_cast<PyObject*>(ctx));
@@ -151,13 +158,19 @@ static void release_pyobject(void* ctx, void*) {
 
 // A tensor over an ndarray's memory (zero-copy) when it is C-contiguous, aligned and of a supported
 // dtype; otherwise over a contiguous copy.
-static TensorPtr from_numpy(py::array arr) {
+static TensorPtr from_numpy(py::array arr, const char* op) {
   DType dt;
   bool widened;
-  if (!dtype_from_numpy(arr.dtype(), &dt, &widened))
-    throw pft::TypeError("cannot convert a NumPy array of dtype " + std::string(py::str(arr.dtype())) +
-                         " to a tensor (supported: float32, float64, int32, int64, bool)");
-  if (widened) arr = py::array(arr.attr("astype")(numpy_dtype(dt)));
+  const py::dtype npd = arr.dtype();
+  if (!dtype_from_numpy(npd, &dt, &widened) || (npd.kind() == 'u' && npd.itemsize() == 8))
+    throw pft::TypeError(std::string(op) + ": cannot convert a NumPy array of dtype " + std::string(py::str(npd)) +
+                         " to a tensor (supported: float32, float64, int32, int64, bool, and the smaller integer and "
+                         "float types, which are widened)");
+  // Non-native byte order (e.g. '>f4' on x86) and widened types are converted to a native copy.
+  if (widened || npd.byteorder() == '>' || npd.byteorder() == '<') {
+    bool native = npd.attr("isnative").cast<bool>();
+    if (widened || !native) arr = py::array(arr.attr("astype")(numpy_dtype(dt)));
+  }
   const int flags = py::detail::array_proxy(arr.ptr())->flags;
   if (!(flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) || !(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
     arr = py::array::ensure(arr, py::array::c_style | py::array::forcecast);
@@ -177,6 +190,7 @@ static TensorPtr from_numpy(py::array arr) {
   t->shape = s;
   t->numel = s.numel();
   t->storage = std::move(st);
+  trace_numpy_round_trip(owner, *t);
   return t;
 }
 
@@ -198,6 +212,26 @@ static py::array to_numpy_copy(const TensorPtr& t) {
 static PyObject* np_asarray() {
   static PyObject* f = py::object(py::module_::import("numpy").attr("asarray")).release().ptr();  // never freed: outlives exit
   return f;
+}
+
+static void trace_numpy_round_trip(PyObject* arr, TensorImpl& t) {
+  const void* data = py::detail::array_proxy(arr)->data;
+  int64_t from = 0;
+  uint32_t g = 0;
+  PyObject* base = arr;
+  for (int depth = 0; base && depth < 16; depth++) {
+    if (is_tensor(base)) {
+      from = impl_of(base)->id;
+      g = gen_of(impl_of(base)->flags);
+      break;
+    }
+    if (!py::isinstance<py::array>(base)) break;
+    base = py::detail::array_proxy(base)->base;
+  }
+  if (!from) from = find_variable_export(data);
+  if (!from || (!g && !any_tape_active() && from != find_variable_export(data))) return;
+  log_event(Cause::NumpyRoundTrip, "numpy", {from}, t.id, t.dtype);
+  t.flags = with_gen(t.flags, std::max<uint32_t>(g, 1) + 1);
 }
 
 // ---- Python value -> tensor --------------------------------------------------------------------------
@@ -239,7 +273,7 @@ static TensorPtr cast_checked(const TensorPtr& t, DType want, PyObject* src, con
 static TensorPtr to_tensor(PyObject* o, int hint, const char* op) {
   if (is_tensor(o)) return reinterpret_cast<PyTensor*>(o)->impl;
   if (is_variable(o)) return read_variable(o);
-  if (PyFloat_Check(o)) {
+  if (PyFloat_CheckExact(o)) {  // not np.float64 (a float subclass): NumPy scalars keep their dtype
     double v = PyFloat_AS_DOUBLE(o);
     if (hint < 0) return scalar(DType::Float32, v);
     DType h = DType(hint);
@@ -254,7 +288,7 @@ static TensorPtr to_tensor(PyObject* o, int hint, const char* op) {
                            dtype_name(DType(hint)));
     return scalar(DType::Bool, o == Py_True ? 1.0 : 0.0);
   }
-  if (PyLong_Check(o)) {
+  if (PyLong_CheckExact(o)) {
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
     if (overflow) throw InvalidArgument(std::string(op) + ": integer " + value_repr(o) + " is out of range for int64");
@@ -276,7 +310,7 @@ static TensorPtr to_tensor(PyObject* o, int hint, const char* op) {
     return scalar(dt, double(v));
   }
   if (py::isinstance<py::array>(o)) {
-    auto t = from_numpy(py::reinterpret_borrow<py::array>(o));
+    auto t = from_numpy(py::reinterpret_borrow<py::array>(o), op);
     return hint >= 0 ? cast_checked(t, DType(hint), o, op) : t;
   }
   if (PyList_Check(o) || PyTuple_Check(o) || PyObject_HasAttrString(o, "__array__") ||
@@ -287,14 +321,17 @@ static TensorPtr to_tensor(PyObject* o, int hint, const char* op) {
     py::array arr;
     try {
       arr = py::array(py::reinterpret_borrow<py::object>(np_asarray())(py::handle(o)));
-    } catch (py::error_already_set&) {
+    } catch (py::error_already_set& e) {
+      if (e.matches(PyExc_ValueError))  // ragged nesting: a value error, as in TF
+        throw InvalidArgument(std::string(op) + ": cannot convert " + value_repr(o) +
+                              " to a tensor: nested lists must have one rectangular shape");
       throw pft::TypeError(std::string(op) + ": cannot convert " + value_repr(o) + " (" + py_type_name(o) +
                            ") to a tensor");
     }
     if (arr.dtype().kind() == 'O' || arr.dtype().kind() == 'U' || arr.dtype().kind() == 'S')
       throw pft::TypeError(std::string(op) + ": cannot convert " + value_repr(o) + " (" + py_type_name(o) +
                            ") to a tensor: it is not a (nested) list of numbers of one shape");
-    auto t = from_numpy(arr);
+    auto t = from_numpy(arr, op);
     if (hint >= 0) return cast_checked(t, DType(hint), o, op);
     if (python_seq) {
       if (t->dtype == DType::Float64) return ops::cast(t, DType::Float32);
@@ -421,7 +458,7 @@ static int nb_bool(PyObject* self) {
   auto t = to_tensor(self, -1, "bool");
   if (t->numel != 1)
     throw InvalidArgument("The truth value of a tensor with " + std::to_string(t->numel) +
-                          " elements is ambiguous (" + describe(*t) + "); use tf.reduce_any/tf.reduce_all");
+                          " elements is ambiguous (" + describe(*t) + "); reduce it to one element first");
   return item_as_double(*t) != 0.0;
   PFT_CATCH(-1)
 }
@@ -458,6 +495,18 @@ static PyObject* tp_richcompare(PyObject* a, PyObject* b, int opid) {
     case Py_GE: op = BinaryOp::GreaterEqual; break;
     case Py_EQ: op = BinaryOp::Equal; break;
     default: op = BinaryOp::NotEqual; break;
+  }
+  if (op == BinaryOp::Equal || op == BinaryOp::NotEqual) {
+    TensorPtr ta, tb;
+    convert_pair(a, b, binary_py_name(op), ta, tb);
+    if (ta->dtype == tb->dtype) {
+      try {
+        ops::broadcast_shapes("equal", ta->shape, tb->shape);
+      } catch (const InvalidArgument&) {  // TF: incomparable shapes are simply not equal
+        return wrap(scalar(DType::Bool, op == BinaryOp::NotEqual ? 1.0 : 0.0));
+      }
+    }
+    return wrap(ops::binary(op, ta, tb));
   }
   return wrap(binary_any(op, a, b));
   PFT_CATCH(nullptr)
@@ -526,8 +575,9 @@ static PyObject* tensor_repr_impl(PyObject* self, bool as_str) {
   std::string s;
   if (as_str)
     s = "tf.Tensor(" + std::string(py::str(arr)) + ", shape=" + shape + ", dtype=" + dtype_name(t->dtype) + ")";
-  else
-    s = "<tf.Tensor: shape=" + shape + ", dtype=" + dtype_name(t->dtype) + ", numpy=" + std::string(py::repr(arr)) + ">";
+  else  // TF shows a rank-0 value bare (numpy=1.5), arrays by their repr
+    s = "<tf.Tensor: shape=" + shape + ", dtype=" + dtype_name(t->dtype) + ", numpy=" +
+        std::string(t->ndim() == 0 ? py::str(arr) : py::repr(arr)) + ">";
   return PyUnicode_FromString(s.c_str());
   PFT_CATCH(nullptr)
 }
@@ -618,6 +668,7 @@ static TensorImpl& var_writable(PyVariable* v, bool keep_old) {
     auto fresh = empty(cur->dtype, cur->shape, cur->device());
     if (keep_old && cur->nbytes()) std::memcpy(fresh->raw(), cur->raw(), cur->nbytes());
     fresh->id = cur->id;
+    fresh->flags = cur->flags;
     cur = std::move(fresh);
   }
   cur->storage->version++;
@@ -634,6 +685,7 @@ static int variable_init(PyObject* self, PyObject* args, PyObject* kwargs) {
   // The variable owns a private copy with an id of its own.
   auto t = empty(src->dtype, src->shape, src->device());
   if (src->nbytes()) std::memcpy(t->raw(), src->raw(), src->nbytes());
+  t->flags = kFlagVariable;
   as_var(self)->value = std::move(t);
   as_var(self)->trainable = trainable != 0;
   return 0;
@@ -687,6 +739,8 @@ static PyObject* variable_assign(PyObject* self, PyObject* args, PyObject* kwarg
     return nullptr;
   const char* op = MODE == 0 ? "Variable.assign" : (MODE == 1 ? "Variable.assign_add" : "Variable.assign_sub");
   TensorPtr v = assign_source(self, value, op);
+  if (gen_of(v->flags) || any_tape_active())  // state stops gradients: remember where, for explain()
+    log_event(Cause::Assign, op, {v->id}, var_value(self)->id, v->dtype);
   TensorImpl& dst = var_writable(as_var(self), MODE != 0);
   if (MODE == 0) {
     if (dst.nbytes()) std::memmove(dst.raw(), v->raw(), dst.nbytes());
@@ -714,6 +768,7 @@ static PyObject* variable_numpy(PyObject* self, PyObject*) {
   PFT_TRY
   const TensorPtr& t = var_value(self);
   py::array a = to_numpy_copy(t);  // a copy: the variable changes in place later
+  note_variable_export(a.data(), t->id);
   if (t->ndim() == 0) {
     PyObject* empty_tuple = PyTuple_New(0);
     PyObject* r = PyObject_GetItem(a.ptr(), empty_tuple);
@@ -820,7 +875,8 @@ static TensorPtr arg_tensor(py::handle h, const char* op, int hint = -1) { retur
 static uint32_t parse_axes(py::handle axis, int ndim, const char* op) {
   if (axis.is_none()) return ops::axes_mask(op, {}, true, ndim);
   std::vector<int64_t> axes;
-  if (PyLong_Check(axis.ptr()) || is_tensor(axis.ptr()) || py::isinstance<py::array>(axis)) {
+  if (PyLong_Check(axis.ptr()) || is_tensor(axis.ptr()) || py::isinstance<py::array>(axis) ||
+      (PyIndex_Check(axis.ptr()) && !PySequence_Check(axis.ptr()))) {
     TensorPtr t = to_tensor(axis.ptr(), -1, op);
     if (!is_integer(t->dtype)) throw pft::TypeError(std::string(op) + ": axis must be an integer or a list of integers");
     for (int64_t i = 0; i < t->numel; i++) axes.push_back(int64_t(item_as_double(*t, i)));
@@ -902,6 +958,13 @@ static int64_t source_id(py::handle h) {
   throw pft::TypeError("GradientTape.gradient: sources must be Tensors or Variables, got " + value_repr(h.ptr()));
 }
 
+// A gradient for an optimizer update, cast to the variable's dtype as Keras does.
+static TensorPtr grad_for(PyObject* g, const TensorPtr& var, const char* op) {
+  TensorPtr t = to_tensor(g, int(var->dtype), op);
+  if (t->dtype != var->dtype && is_floating(t->dtype) && is_floating(var->dtype)) t = ops::cast(t, var->dtype);
+  return t;
+}
+
 struct PyVariableWatcher {
   VariableWatcher w;
   bool active = false;
@@ -950,6 +1013,7 @@ PYBIND11_MODULE(_core, m) {
     for (int i = 0; i < kNumDTypes; i++) g_dtype_objects[i] = py::object(dtypes[size_t(i)]).release().ptr();
     g_as_dtype_code = as_code.inc_ref().ptr();
     g_tensor_shape_cls = shape_cls.inc_ref().ptr();
+    set_package_dir(py::str(py::module_::import("os.path").attr("dirname")(py::module_::import("pyfast_tape").attr("__file__"))).ptr());
   });
   m.attr("built_with_cuda") = false;
 
@@ -1035,7 +1099,12 @@ PYBIND11_MODULE(_core, m) {
       "stop_gradient",
       [](py::handle x, py::handle) {
         TensorPtr t = arg_tensor(x, "stop_gradient");
-        return wrap_obj(alias(t, t->shape));  // a new id that no tape watches: the path is cut
+        TensorPtr out = alias(t, t->shape);  // a new id that no tape watches: the path is cut
+        if (gen_of(t->flags) || any_tape_active()) {
+          log_event(Cause::StopGradient, "stop_gradient", {t->id}, out->id, out->dtype);
+          out->flags = with_gen(out->flags, std::max<uint32_t>(gen_of(t->flags), 1) + 1);
+        }
+        return wrap_obj(out);
       },
       py::arg("input"), py::arg("name") = py::none());
   m.def(
@@ -1193,7 +1262,7 @@ PYBIND11_MODULE(_core, m) {
     };
     for (size_t i = 0; i < vars.size(); i++) {
       const TensorPtr& cur = var_value(py::handle(vars[i]).ptr());
-      g.push_back(to_tensor(py::handle(grads[i]).ptr(), int(cur->dtype), "Adam.apply_gradients"));
+      g.push_back(grad_for(py::handle(grads[i]).ptr(), cur, "Adam.apply_gradients"));
       v.push_back(writable(vars[i]));
       m1.push_back(writable(ms[i]));
       v1.push_back(writable(vs[i]));
@@ -1207,7 +1276,7 @@ PYBIND11_MODULE(_core, m) {
       py::handle var = vars[i];
       if (!is_variable(var.ptr())) throw pft::TypeError("SGD.apply_gradients: " + value_repr(var.ptr()) + " is not a Variable");
       const TensorPtr& cur = var_value(var.ptr());
-      TensorPtr gt = to_tensor(py::handle(grads[i]).ptr(), int(cur->dtype), "SGD.apply_gradients");
+      TensorPtr gt = grad_for(py::handle(grads[i]).ptr(), cur, "SGD.apply_gradients");
       var_writable(as_var(var.ptr()), true);
       v.push_back(as_var(var.ptr())->value);
       g.push_back(gt);
@@ -1251,13 +1320,20 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("num_entries", [](PyTapeHandle& h) { return h.tape->entries.size(); })
       .def("watch", [](PyTapeHandle& h, py::handle x) {
         if (is_variable(x.ptr())) h.tape->watch_variable(var_value(x.ptr())->id, x.ptr());
-        else if (is_tensor(x.ptr())) h.tape->watch(impl_of(x.ptr())->id);
+        else if (is_tensor(x.ptr())) {
+          h.tape->watch(impl_of(x.ptr())->id);
+          impl_of(x.ptr())->flags = with_gen(impl_of(x.ptr())->flags, std::max<uint32_t>(gen_of(impl_of(x.ptr())->flags), 1));
+        }
         else throw pft::TypeError("GradientTape.watch: expected a Tensor or Variable, got " + value_repr(x.ptr()));
       })
       .def("watched_variables", [](PyTapeHandle& h) {
-        py::tuple t(h.tape->watched_variables.size());
-        for (size_t i = 0; i < h.tape->watched_variables.size(); i++)
-          t[i] = py::reinterpret_borrow<py::object>(h.tape->watched_variables[i]);
+        // TF lists them in creation order: variable ids grow with creation.
+        std::vector<PyObject*> vars = h.tape->watched_variables;
+        std::stable_sort(vars.begin(), vars.end(), [](PyObject* a, PyObject* b) {
+          return as_var(a)->value->id < as_var(b)->value->id;
+        });
+        py::tuple t(vars.size());
+        for (size_t i = 0; i < vars.size(); i++) t[i] = py::reinterpret_borrow<py::object>(vars[i]);
         return t;
       })
       .def("reset", [](PyTapeHandle& h) { h.tape->reset(); })
@@ -1275,13 +1351,49 @@ PYBIND11_MODULE(_core, m) {
           og.push_back(gt);
         }
         std::vector<int64_t> ids;
-        for (py::handle s : sources) ids.push_back(source_id(s));
+        for (py::handle s : sources) {
+          int64_t id = source_id(s);
+          // TF: only watched tensors/variables (and tensors the tape computed) are differentiable sources;
+          // a source that is itself a target gets the target's seed gradient.
+          bool is_target = false;
+          for (auto& t : tg) is_target |= t->id == id;
+          ids.push_back(h.tape->watched.count(id) || is_target ? id : -1);
+        }
         auto grads = h.tape->gradient(tg, ids, og, release);
         py::list out;
         for (auto& g : grads) out.append(g ? wrap_obj(g) : py::none());
         return out;
       });
 
+  m.def("explain_", [](PyTapeHandle& h, py::handle target, py::handle source) {
+    TensorPtr t = to_tensor(target.ptr(), -1, "explain");
+    int64_t sid = source_id(source);
+    ExplainResult r = explain(*h.tape, t->id, sid);
+    auto ev_dict = [](const ProvEvent& e) {
+      py::dict d;
+      d["cause"] = cause_name(e.cause);
+      d["op"] = e.op ? e.op : "op";
+      d["file"] = e.file ? py::reinterpret_borrow<py::object>(e.file) : py::none();
+      d["line"] = e.line;
+      d["dtype"] = dtype_name(e.out_dtype);
+      return d;
+    };
+    py::dict d;
+    d["connected"] = r.connected;
+    d["source_watched"] = r.source_watched;
+    d["path_found"] = r.path_found;
+    py::list cuts, events, ops;
+    for (auto& e : r.cuts) cuts.append(ev_dict(e));
+    for (auto& e : r.source_events) events.append(ev_dict(e));
+    for (auto& n : r.path_ops) ops.append(n);
+    d["cuts"] = cuts;
+    d["source_events"] = events;
+    d["path_ops"] = ops;
+    d["source_producer"] = r.has_source_producer ? py::object(ev_dict(r.source_producer)) : py::none();
+    d["target_float"] = is_floating(t->dtype);
+    d["target_dtype"] = dtype_name(t->dtype);
+    return d;
+  });
   m.def("tapes_active", []() { return tape_stack().size(); });
   m.def("pause_tapes", []() {
     py::list prev;

@@ -1,6 +1,7 @@
 #include "tape.h"
 
 #include "ops/ops.h"
+#include "provenance.h"
 
 namespace pft {
 
@@ -48,8 +49,9 @@ bool should_record(const int64_t* ids, int n) {
   return false;
 }
 
-void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out, const int64_t* attrs,
+bool record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out, const int64_t* attrs,
             int n_attrs, double fattr, const TensorPtr& saved) {
+  bool recorded = false;
   for (Tape* t : tape_stack()) {
     if (!t->recording) continue;
     bool watches = false;
@@ -70,7 +72,25 @@ void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const Tens
     e.fattr = fattr;
     e.saved = saved;
     t->watched.insert(out->id);
+    recorded = true;
   }
+  if (recorded) out->flags = with_gen(out->flags, 1);
+  return recorded;
+}
+
+void finish_op(const OpDef* op, const char* name, std::initializer_list<TensorPtr> inputs, const TensorPtr& out,
+               const int64_t* attrs, int n_attrs, double fattr, const TensorPtr& saved) {
+  const bool active = any_tape_active();
+  if (active && op && is_floating(out->dtype) && record(op, inputs, out, attrs, n_attrs, fattr, saved)) return;
+  uint32_t fl = 0;
+  for (const TensorPtr& x : inputs)
+    if (x) fl |= x->flags;
+  if (!active && !fl) return;  // the common eager case: nothing recorded, nothing to explain
+  const TensorImpl* raw[kMaxOpInputs] = {};
+  int n = 0;
+  for (const TensorPtr& x : inputs)
+    if (n < kMaxOpInputs) raw[n++] = x.get();
+  log_unrecorded(name, raw, n, *out);
 }
 
 static const OpDef kCustomGradient = {"custom_gradient", nullptr};
@@ -103,9 +123,16 @@ void record_custom(const std::vector<TensorPtr>& inputs, const std::vector<Tenso
 
 void on_variable_read(int64_t id, PyObject* var, bool trainable) {
   for (VariableWatcher* w : variable_watchers()) w->add(id, var);
-  if (!trainable) return;
-  for (Tape* t : tape_stack())
-    if (t->recording && t->watch_accessed_variables) t->watch_variable(id, var);
+  bool logged = false;
+  for (Tape* t : tape_stack()) {
+    if (!t->recording) continue;
+    if (trainable && t->watch_accessed_variables) {
+      t->watch_variable(id, var);
+    } else if (!logged && !t->watched.count(id)) {  // read but not watched: remember where, once per read
+      log_event(trainable ? Cause::UnwatchedVariableRead : Cause::NonTrainableRead, "read", {}, id, DType::Float32);
+      logged = true;
+    }
+  }
 }
 
 void VariableWatcher::add(int64_t id, PyObject* var) {
@@ -130,7 +157,9 @@ static void accumulate(std::unordered_map<int64_t, TensorPtr>& grads, int64_t id
 struct PauseRecording {
   Tape* t;
   bool was;
-  explicit PauseRecording(Tape* t) : t(t), was(t->recording) { t->recording = false; }
+  PauseRecording(Tape* t, bool pause) : t(t), was(t->recording) {
+    if (pause) t->recording = false;
+  }
   ~PauseRecording() { t->recording = was; }
 };
 
@@ -139,12 +168,15 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
   if (used)
     throw RuntimeError(
         "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)");
-  PauseRecording pause(this);
+  // A non-persistent tape stops recording (TF); a persistent one inside its context records its own
+  // backward pass (second order from one tape), appending entries the sweep below never visits.
+  PauseRecording pause(this, !persistent);
 
   // 1. Entries on a path from a source: forward sweep marking everything reachable from the sources.
   std::unordered_set<int64_t> reach(source_ids.begin(), source_ids.end());
-  std::vector<char> relevant(entries.size(), 0);
-  for (size_t i = 0; i < entries.size(); i++) {
+  const size_t n_entries = entries.size();
+  std::vector<char> relevant(n_entries, 0);
+  for (size_t i = 0; i < n_entries; i++) {
     const TapeEntry& e = entries[i];
     bool hit = false;
     if (e.custom) {
@@ -171,7 +203,7 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
 
   // 3. Reverse sweep.
   std::unordered_set<int64_t> sources(source_ids.begin(), source_ids.end());
-  for (size_t i = entries.size(); i-- > 0;) {
+  for (size_t i = n_entries; i-- > 0;) {
     if (!relevant[i]) continue;
     TapeEntry& e = entries[i];
     if (e.custom) {

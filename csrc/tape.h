@@ -7,6 +7,7 @@
 #pragma once
 #include <Python.h>
 
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -64,7 +65,7 @@ struct Tape {
   bool watch_accessed_variables = true;
   bool recording = true;  // false inside stop_recording() and while this tape computes its own gradient
   bool used = false;      // a non-persistent tape after gradient()
-  std::vector<TapeEntry> entries;
+  std::deque<TapeEntry> entries;  // a deque: a persistent tape may record its own backward pass while playing it
   std::unordered_set<int64_t> watched;       // ids this tape tracks
   std::vector<PyObject*> watched_variables;  // owned references, in first-watch order
   std::unordered_set<int64_t> watched_variable_ids;
@@ -86,8 +87,12 @@ inline bool any_tape_active() { return !tape_stack().empty(); }
 bool should_record(const int64_t* ids, int n);
 // Records an op on every recording tape that watches one of its inputs; returns the entry of the last
 // tape it was recorded on (so callers can set attributes) via the callback form below.
-void record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out,
+bool record(const OpDef* op, std::initializer_list<TensorPtr> inputs, const TensorPtr& out,
             const int64_t* attrs = nullptr, int n_attrs = 0, double fattr = 0, const TensorPtr& saved = nullptr);
+// Every op ends here: records it on the tapes that watch one of its inputs, or, when none does, logs
+// why (provenance.h) if anyone could ask. op == nullptr marks a non-differentiable op (never recorded).
+void finish_op(const OpDef* op, const char* name, std::initializer_list<TensorPtr> inputs, const TensorPtr& out,
+               const int64_t* attrs = nullptr, int n_attrs = 0, double fattr = 0, const TensorPtr& saved = nullptr);
 void record_custom(const std::vector<TensorPtr>& inputs, const std::vector<TensorPtr>& outputs, PyObject* fn);
 
 // Called on every Variable read by an op: watches the variable on each active tape that watches

@@ -51,7 +51,6 @@ TensorPtr alias(const TensorPtr& x, const Shape& shape) {
   t->numel = shape.numel();
   t->storage = x->storage;
   t->offset = x->offset;
-  t->flags = x->flags;
   return t;
 }
 

@@ -166,6 +166,11 @@ StoragePtr alloc_storage(size_t nbytes, Device dev);
 
 int64_t next_tensor_id();
 
+constexpr uint32_t kFlagVariable = 1u;
+constexpr uint32_t kGenShift = 1, kGenMask = 0x1Fu << kGenShift, kMaxGen = 16;
+inline uint32_t gen_of(uint32_t flags) { return (flags & kGenMask) >> kGenShift; }
+inline uint32_t with_gen(uint32_t flags, uint32_t g) { return (flags & ~kGenMask) | (g << kGenShift); }
+
 struct TensorImpl {
   int64_t id;
   DType dtype;
@@ -173,8 +178,9 @@ struct TensorImpl {
   int64_t numel;
   StoragePtr storage;
   size_t offset = 0;  // bytes into storage
-  // Provenance flags (issue "why no gradient"): set when a tensor was rebuilt from NumPy memory that
-  // came out of a recorded tensor, etc. Kept as a small bitfield so the hot path pays nothing.
+  // Provenance bits for "why is there no gradient?" (provenance.h): kFlagVariable on a Variable's
+  // value; a small generation counter: 1 = produced by a recorded op (or watched), n > 1 = n - 1 ops
+  // downstream of one through ops no tape recorded. 0 = nothing to explain: the hot path tests one word.
   uint32_t flags = 0;
   // Keras's `_keras_logits`: the pre-activation of a Keras softmax/sigmoid output, so the losses can
   // take the stable fused logits path (set only by keras.activations).

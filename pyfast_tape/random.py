@@ -11,6 +11,7 @@ from .dtypes import as_dtype, float32
 _lock = threading.Lock()
 _global_seed: Optional[int] = None
 _counter = 0
+_op_counters: dict = {}  # op seed -> calls since set_seed: repeated calls with one op seed differ (TF)
 _DEFAULT_GLOBAL_SEED = 87654321  # TF's default when only an op seed is given
 
 
@@ -20,6 +21,7 @@ def set_seed(seed: Optional[int]) -> None:
     with _lock:
         _global_seed = None if seed is None else int(seed)
         _counter = 0
+        _op_counters.clear()
 
 
 def _next_seed(op_seed: Optional[int]) -> int:
@@ -31,6 +33,10 @@ def _next_seed(op_seed: Optional[int]) -> int:
         if op_seed is None:
             op_seed = _counter
             _counter += 1
+        else:
+            k = _op_counters.get(op_seed, 0)
+            _op_counters[op_seed] = k + 1
+            op_seed = (int(op_seed) * 0x100000001B3 + k) & 0xFFFFFFFFFFFFFFFF
         # splitmix64 of the pair: nearby seeds give unrelated streams
         z = (g * 0x9E3779B97F4A7C15 + int(op_seed) + 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF

@@ -58,7 +58,7 @@ class GradientTape:
     def stop_recording(self) -> Iterator[None]:
         """Temporarily stops recording operations on this tape."""
         if not self._tape.active:
-            raise ValueError("Tape must be recording.")
+            raise RuntimeError("Trying to stop recording a tape which is not recording.")
         was = self._tape.recording
         self._tape.recording = False
         try:
@@ -159,7 +159,9 @@ class GradientTape:
         t = _core.convert(target)
         tshape = tuple(t.shape)
         sshape = tuple(source.shape)
-        if len(tshape) < 1 or len(sshape) < 1 or tshape[0] != sshape[0]:
+        if len(tshape) < 2 or len(sshape) < 2:
+            raise ValueError(f"batch_jacobian: target {tshape} and source {sshape} must have rank at least 2")
+        if tshape[0] != sshape[0]:
             raise ValueError(f"batch_jacobian: target {tshape} and source {sshape} need the same first (batch) dimension")
         B = tshape[0]
         m = int(np.prod(tshape[1:])) if len(tshape) > 1 else 1
@@ -173,10 +175,8 @@ class GradientTape:
         if not self._persistent:
             self._tape.reset()
             self._mark_used()
-        if all(c is None for c in cols):
-            if mode is UnconnectedGradients.ZERO:
-                return _core.convert(np.zeros(tshape + sshape[1:], dtype=source.dtype.as_numpy_dtype))
-            return None
+        if all(c is None for c in cols):  # TF returns zeros here whatever unconnected_gradients says
+            return _core.convert(np.zeros(tshape + sshape[1:], dtype=source.dtype.as_numpy_dtype))
         k = int(np.prod(sshape[1:])) if len(sshape) > 1 else 1
         full = np.stack([c if c is not None else np.zeros((B, k), dtype=source.dtype.as_numpy_dtype)
                          for c in cols], axis=1)
@@ -198,12 +198,13 @@ def custom_gradient(f: Optional[Callable[..., Any]] = None) -> Any:
     def decorated(*args: Any, **kwargs: Any) -> Any:
         with _core.VariableWatcher() as watcher:
             result, grad_fn = f(*args, **kwargs)
-        variables = [v for v in watcher.variables() if v.trainable]
+        arg_ids = {id(a) for a in args}
+        variables = [v for v in watcher.variables() if v.trainable and id(v) not in arg_ids]
         if variables:
             params = inspect.signature(grad_fn).parameters
             if "variables" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-                raise TypeError("If using @custom_gradient with a function that uses variables, then grad_fn must "
-                                "accept a keyword argument 'variables'.")
+                raise TypeError("@tf.custom_gradient grad_fn must accept keyword argument 'variables', since function "
+                                f"uses variables: {[v.name for v in variables]}")
         inputs = [a if isinstance(a, (_core.Tensor, _core.VariableBase)) else _core.convert(a) for a in args]
         flat = _nest.flatten(result)
         outs = [_core.alias(_core.convert(y)) for y in flat]  # fresh ids: only the custom entry produces them

@@ -298,6 +298,13 @@ def test_binary_special_values(dtype):
                          dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", INT_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_int_divide_by_zero_is_float64_inf_and_nan(dtype):
+    x, y = np.array([1, -1, 0, 6], dtype=dtype), np.array([0, 0, 0, 3], dtype=dtype)
+    with np.errstate(all="ignore"):
+        assert_close(tf.divide(tf.constant(x), tf.constant(y)), ref.divide(x, y), dtype=np.float64)
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
 def test_pow_edge_cases(dtype):
     # x^0 = 1 for every x (NaN included), 0^y = 0 for y > 0, negative bases with integral exponents.
@@ -320,8 +327,8 @@ CMP_SHAPES = [((), ()), ((5,), ()), ((), (5,)), ((3, 1), (1, 4)), ((2, 3, 4), (4
 @pytest.mark.parametrize("op", COMPARISONS)
 def test_comparison(op, dtype, shapes, rng):
     # Small integers (as any dtype) so that ties, where < and <= differ, are common.
-    x = rng.integers(-2, 3, size=shapes[0]).astype(dtype)
-    y = rng.integers(-2, 3, size=shapes[1]).astype(dtype)
+    x = np.asarray(rng.integers(-2, 3, size=shapes[0]), dtype=dtype)
+    y = np.asarray(rng.integers(-2, 3, size=shapes[1]), dtype=dtype)
     got = getattr(tf, op)(tf.constant(x), tf.constant(y))
     assert got.dtype == tf.bool
     assert_close(got, getattr(ref, op)(x, y), dtype=np.bool_)

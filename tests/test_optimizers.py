@@ -233,8 +233,6 @@ def test_sgd_numpy_gradient_is_accepted():
     np.testing.assert_array_equal(v.numpy(), np.float32([0.5, 1.0]))
 
 
-@pytest.mark.xfail(reason="BUG: SGD.apply_gradients raises InvalidArgumentError for a float64 gradient on a float32 "
-                          "variable; Keras 3 SGD.update_step casts the gradient to the variable's dtype", strict=True)
 def test_sgd_casts_gradient_to_variable_dtype():
     # Keras: gradient = ops.cast(gradient, variable.dtype)
     v = tf.Variable(np.float32([1.0, 2.0]))

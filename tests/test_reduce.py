@@ -129,8 +129,6 @@ def test_reduce_axis_as_tensor_or_array(op, rng):
         assert_close(getattr(tf, op)(t, axis=axis), getattr(ref, op)(x, axis=ref_axis), dtype=np.float64)
 
 
-@pytest.mark.xfail(reason="BUG: reduce_* reject a NumPy integer scalar axis (np.int64(1)) with TypeError; TF, "
-                          "argmax, softmax and reshape accept it", strict=True)
 @pytest.mark.parametrize("op", REDUCE_OPS)
 def test_reduce_axis_as_numpy_int_scalar(op, rng):
     x = _data(rng, (3, 4), np.float64)

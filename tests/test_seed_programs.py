@@ -70,7 +70,6 @@ def test_seed_program_matches_tensorflow(name, tmp_path):
     compare(run_seed(name, tmp_path), expected)
 
 
-@pytest.mark.xfail(strict=False, reason="needs keras layers (issue 4)")
 def test_keras_mlp_cce_runs_and_learns(tmp_path):
     out = run_seed("keras_mlp_cce.py", tmp_path)
     lines = parse(out)

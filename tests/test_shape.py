@@ -240,9 +240,7 @@ def test_zeros_ones_like_python_lists_follow_tf_defaults():
     assert_close(tf.ones_like([[1, 2]]), np.ones((1, 2)), dtype=np.int32)
 
 
-_NP_FLOAT64_SCALAR_BUG = pytest.mark.xfail(
-    reason="BUG: a NumPy float64 scalar converts to float32 (np.float64 subclasses Python float); "
-           "see test_dtypes_interop.py", strict=True)
+_NP_FLOAT64_SCALAR_BUG = ()  # fixed: NumPy scalars keep their dtype
 FILL_CASES = [([2, 3], 1.5, np.float32), ([4], 7, np.int32), ([], 2.0, np.float32), ([0, 2], 3.0, np.float32),
               pytest.param(([2, 2], np.float64(0.25), np.float64), marks=_NP_FLOAT64_SCALAR_BUG, id="np.float64"),
               ([2, 2], np.float32(0.25), np.float32), ([3], True, np.bool_), ([2, 1, 2], np.int64(-9), np.int64)]
@@ -332,9 +330,6 @@ def test_random_set_seed_repeats_the_sequence():
     assert not np.array_equal(a1, tf.random.normal([5]).numpy())
 
 
-@pytest.mark.xfail(reason="BUG (TF semantics): with a global seed set, repeated calls with the same op seed must "
-                          "give different values (TF's documented A1, A2 example); pyfast_tape repeats A1",
-                   strict=True)
 def test_random_op_seed_advances_between_calls():
     tf.random.set_seed(1234)
     a1 = tf.random.uniform([3], seed=1).numpy()

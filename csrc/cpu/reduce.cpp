@@ -37,8 +37,13 @@ static inline T combine(ReduceOp op, T a, T b) {
   return a;
 }
 
-// Sum of a contiguous run. Eight partial sums let the compiler vectorise without -ffast-math and
-// keep float32 error growth at O(n/8) instead of O(n).
+// Accumulator: double for float32 (the error of a 2^24-term float32 sum is then ~1e-7, not ~1e-3),
+// the type itself otherwise.
+template <class T> struct Acc { using type = T; };
+template <> struct Acc<float> { using type = double; };
+
+// Sum of a contiguous run. Short runs add sequentially in T (TF's rounding for the tiny reductions of
+// the seed programs); longer runs use eight accumulators, which the compiler vectorises.
 template <class T>
 static T sum_contiguous(const T* x, int64_t n) {
   if (n < 16) {
@@ -46,12 +51,26 @@ static T sum_contiguous(const T* x, int64_t n) {
     for (int64_t i = 0; i < n; i++) s += x[i];
     return s;
   }
-  T acc[8] = {};
+  using A = typename Acc<T>::type;
+  A acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) acc[k] += x[i + k];
-  T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; i++) s += x[i];
+    for (int k = 0; k < 8; k++) acc[k] += A(x[i + k]);
+  A s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; i++) s += A(x[i]);
+  return T(s);
+}
+
+// The same, returning the wide accumulator (per-thread partials of one long row).
+template <class T>
+static typename Acc<T>::type sum_contiguous_acc(const T* x, int64_t n) {
+  using A = typename Acc<T>::type;
+  A acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] += A(x[i + k]);
+  A s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; i++) s += A(x[i]);
   return s;
 }
 
@@ -73,20 +92,20 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
     if (outer == 1 && op == ReduceOp::Sum && total >= kParallelThreshold) {
       // One long row: per-thread partial sums, combined in a fixed order (deterministic).
       int nt = omp_get_max_threads();
-      T partial[256];
+      typename Acc<T>::type partial[256];
       nt = std::min(nt, 256);
 #pragma omp parallel num_threads(nt)
       {
         int t = omp_get_thread_num(), n = omp_get_num_threads();
         int64_t chunk = (r + n - 1) / n;
         int64_t b = std::min(r, chunk * t), e = std::min(r, b + chunk);
-        partial[t] = sum_contiguous(x + b, e - b);
+        partial[t] = sum_contiguous_acc(x + b, e - b);
         if (t == 0)
-          for (int k = n; k < nt; k++) partial[k] = T(0);
+          for (int k = n; k < nt; k++) partial[k] = 0;
       }
-      T s = T(0);
+      typename Acc<T>::type s = 0;
       for (int k = 0; k < nt; k++) s += partial[k];
-      out[0] = s;
+      out[0] = T(s);
       return;
     }
 #pragma omp parallel for if (total >= kParallelThreshold && outer > 1) schedule(static)
@@ -98,6 +117,22 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
   for (int64_t o = 0; o < outer; o++) {
     T* y = out + o * inner;
     const T* p = x + o * r * inner;
+    if (op == ReduceOp::Sum && r >= 16 && !std::is_same<typename Acc<T>::type, T>::value) {
+      // Long float32 columns: accumulate tiles of the inner rows in double (on the stack).
+      using A = typename Acc<T>::type;
+      constexpr int64_t kTile = 256;
+      for (int64_t i0 = 0; i0 < inner; i0 += kTile) {
+        const int64_t len = std::min(kTile, inner - i0);
+        A acc[kTile];
+        for (int64_t i = 0; i < len; i++) acc[i] = 0;
+        for (int64_t j = 0; j < r; j++) {
+          const T* q = p + j * inner + i0;
+          for (int64_t i = 0; i < len; i++) acc[i] += A(q[i]);
+        }
+        for (int64_t i = 0; i < len; i++) y[i0 + i] = T(acc[i]);
+      }
+      continue;
+    }
     const T init = reduce_identity<T>(op);
     for (int64_t i = 0; i < inner; i++) y[i] = init;
     for (int64_t j = 0; j < r; j++) {

@@ -103,10 +103,8 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
     using T = decltype(tag);
     cpu::unary_forward<T>(op, out->data<T>(), x->data<T>(), x->numel);
   });
-  if (any_tape_active() && is_floating(x->dtype) && op != UnaryOp::Sign && should_record(&x->id, 1)) {
-    int64_t attr = int64_t(op);
-    record(&kUnary, {x}, out, &attr, 1);
-  }
+  int64_t attr = int64_t(op);
+  finish_op(&kUnary, name, {x}, out, &attr, 1);
   return out;
 }
 
@@ -126,7 +124,7 @@ static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
     case UnaryOp::Relu:                                                           // dy where x > 0
       din[0] = where(binary(BinaryOp::Greater, x, zeros_like(x)), dy, zeros_like(dy));
       break;
-    case UnaryOp::Sign: break;
+    case UnaryOp::Sign: din[0] = zeros_like(x); break;                            // piecewise constant
     case UnaryOp::Reciprocal: din[0] = neg(mul(dy, mul(y, y))); break;            // y = 1/x: -dy y^2
     case UnaryOp::Rsqrt: din[0] = mul_scalar(mul(dy, mul(y, mul(y, y))), -0.5); break;  // -0.5 dy y^3
   }
@@ -169,13 +167,8 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
       cpu::binary_forward<T, T>(op, out->data<T>(), a->data<T>(), b->data<T>(), plan);
     }
   });
-  if (!cmp && any_tape_active() && is_floating(a->dtype)) {
-    int64_t ids[2] = {a->id, b->id};
-    if (should_record(ids, 2)) {
-      int64_t attr = int64_t(op);
-      record(&kBinary, {a, b}, out, &attr, 1);
-    }
-  }
+  int64_t attr = int64_t(op);
+  finish_op(cmp ? nullptr : &kBinary, name, {a, b}, out, &attr, 1);
   return out;
 }
 
@@ -239,10 +232,7 @@ TensorPtr where(const TensorPtr& c, const TensorPtr& x, const TensorPtr& y) {
     using T = decltype(tag);
     cpu::where_forward<T>(out->data<T>(), c->data<bool>(), x->data<T>(), y->data<T>(), plan);
   });
-  if (any_tape_active() && is_floating(x->dtype)) {
-    int64_t ids[2] = {x->id, y->id};
-    if (should_record(ids, 2)) record(&kWhere, {x, y, c}, out);
-  }
+  finish_op(&kWhere, "where", {x, y, c}, out);
   return out;
 }
 
@@ -273,7 +263,7 @@ TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape) {
     using T = decltype(tag);
     cpu::broadcast_forward<T>(out->data<T>(), x->data<T>(), plan);
   });
-  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) record(&kBroadcastTo, {x}, out);
+  finish_op(&kBroadcastTo, "broadcast_to", {x}, out);
   return out;
 }
 
@@ -306,8 +296,7 @@ TensorPtr cast(const TensorPtr& x, DType dt) {
       cpu::cast_forward<To, From>(out->data<To>(), x->data<From>(), x->numel);
     });
   });
-  if (any_tape_active() && is_floating(x->dtype) && is_floating(dt) && should_record(&x->id, 1))
-    record(&kCast, {x}, out);
+  finish_op(is_floating(x->dtype) ? &kCast : nullptr, "cast", {x}, out);
   return out;
 }
 
@@ -317,7 +306,7 @@ static const OpDef kIdentity = {"identity", identity_backward};
 TensorPtr identity(const TensorPtr& x) {
   // A new tensor id over the same (immutable) storage: no copy.
   auto out = alias(x, x->shape);
-  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) record(&kIdentity, {x}, out);
+  finish_op(&kIdentity, "identity", {x}, out);
   return out;
 }
 

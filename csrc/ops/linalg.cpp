@@ -71,13 +71,8 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
     }
     cpu::matmul_forward<T>(out->data<T>(), a->data<T>(), b->data<T>(), nb, a_off.data(), b_off.data(), M, N, Ka, ta, tb);
   });
-  if (any_tape_active() && is_floating(a->dtype)) {
-    int64_t ids[2] = {a->id, b->id};
-    if (should_record(ids, 2)) {
-      int64_t attr[2] = {ta, tb};
-      record(&kMatmul, {a, b}, out, attr, 2);
-    }
-  }
+  int64_t attr[2] = {ta, tb};
+  finish_op(&kMatmul, "matmul", {a, b}, out, attr, 2);
   return out;
 }
 

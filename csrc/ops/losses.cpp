@@ -100,13 +100,8 @@ TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int 
     using T = decltype(tag);
     cpu::dense_forward<T>(out->data<T>(), x->data<T>(), W->data<T>(), b ? b->data<T>() : nullptr, N, D, K, act);
   });
-  if (any_tape_active()) {
-    int64_t ids[3] = {x->id, W->id, b ? b->id : 0};
-    if (should_record(ids, b ? 3 : 2)) {
-      int64_t attr = act;
-      record(&kDense, {x, W, b}, out, &attr, 1);
-    }
-  }
+  int64_t attr = act;
+  finish_op(&kDense, "dense", {x, W, b}, out, &attr, 1);
   (void)kActNames;
   return out;
 }
@@ -149,16 +144,13 @@ TensorPtr softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits
   const int64_t C = logits->shape.d[logits->ndim() - 1], N = C ? logits->numel / C : 0;
   if (C == 0) throw InvalidArgument("softmax_cross_entropy: logits " + describe(*logits) + " have no classes");
   auto loss = empty(logits->dtype, drop_last(logits->shape), logits->device());
-  auto lse = empty(logits->dtype, Shape{N}, logits->device());
+  auto lse = empty(logits->dtype, Shape{N, 2}, logits->device());  // {row max, log sum exp(z - max)}
   dispatch_float(logits->dtype, "softmax_cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     cpu::softmax_xent_forward<T>(loss->data<T>(), lse->data<T>(), logits->data<T>(), labels->data<T>(), N, C,
                                  T(smoothing));
   });
-  if (any_tape_active()) {
-    int64_t ids[2] = {labels->id, logits->id};
-    if (should_record(ids, 2)) record(&kSoftmaxXent, {labels, logits}, loss, nullptr, 0, smoothing, lse);
-  }
+  finish_op(&kSoftmaxXent, "softmax_cross_entropy", {labels, logits}, loss, nullptr, 0, smoothing, lse);
   return loss;
 }
 
@@ -209,7 +201,7 @@ TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr&
                             describe(*labels) + ", logits " + describe(*logits) + ")");
   }
   auto loss = empty(logits->dtype, labels->shape, logits->device());
-  auto lse = empty(logits->dtype, Shape{N}, logits->device());
+  auto lse = empty(logits->dtype, Shape{N, 2}, logits->device());  // {row max, log sum exp(z - max)}
   dispatch_float(logits->dtype, op, [&](auto tag) {
     using T = decltype(tag);
     if (labels->dtype == DType::Int32)
@@ -219,8 +211,7 @@ TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr&
       cpu::sparse_softmax_xent_forward<T, int64_t>(loss->data<T>(), lse->data<T>(), logits->data<T>(),
                                                    labels->data<int64_t>(), N, C);
   });
-  if (any_tape_active() && should_record(&logits->id, 1))
-    record(&kSparseSoftmaxXent, {labels, logits}, loss, nullptr, 0, 0.0, lse);
+  finish_op(&kSparseSoftmaxXent, op, {labels, logits}, loss, nullptr, 0, 0.0, lse);
   return loss;
 }
 
@@ -297,13 +288,8 @@ TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pre
       cpu::pointwise_loss_forward<T>(kind, loss->data<T>(), pred->data<T>(), target->data<T>(), N, D, T(param));
     });
   }
-  if (any_tape_active()) {
-    int64_t ids[2] = {target->id, pred->id};
-    if (should_record(ids, 2)) {
-      int64_t attr = kind;
-      record(&kPointwiseLoss, {target, pred}, loss, &attr, 1, param);
-    }
-  }
+  int64_t attr = kind;
+  finish_op(&kPointwiseLoss, op, {target, pred}, loss, &attr, 1, param);
   return loss;
 }
 

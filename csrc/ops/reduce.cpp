@@ -75,10 +75,8 @@ TensorPtr reduce(ReduceOp op, const TensorPtr& x, uint32_t mask, bool keepdims) 
   auto kept = reduce_raw(op, x, mask);
   if (!keepdims) kept->shape = reduced_shape(x->shape, mask, false);  // fresh and unshared: relabel in place
   const TensorPtr& out = kept;
-  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) {
-    int64_t attr[3] = {int64_t(op), int64_t(mask), int64_t(keepdims)};
-    record(&kReduce, {x}, out, attr, 3);
-  }
+  int64_t attr[3] = {int64_t(op), int64_t(mask), int64_t(keepdims)};
+  finish_op(&kReduce, reduce_name(op), {x}, out, attr, 3);
   return out;
 }
 
@@ -129,10 +127,8 @@ TensorPtr reduce_mean(const TensorPtr& x, uint32_t mask, bool keepdims) {
   });
   if (!keepdims) kept->shape = reduced_shape(x->shape, mask, false);  // fresh and unshared: relabel in place
   const TensorPtr& out = kept;
-  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) {
-    int64_t attr[2] = {int64_t(mask), int64_t(keepdims)};
-    record(&kReduceMean, {x}, out, attr, 2);
-  }
+  int64_t attr[2] = {int64_t(mask), int64_t(keepdims)};
+  finish_op(&kReduceMean, "reduce_mean", {x}, out, attr, 2);
   return out;
 }
 
@@ -152,7 +148,8 @@ TensorPtr argmax(const TensorPtr& x, int64_t axis, bool is_min, DType out_dtype)
     using T = decltype(tag);
     cpu::argmax_forward<T>(idx->data<int64_t>(), x->data<T>(), outer, x->shape.d[ax], inner, is_min);
   });
-  return out_dtype == DType::Int64 ? idx : cast(idx, out_dtype);  // not differentiable: never recorded
+  finish_op(nullptr, name, {x}, idx);  // not differentiable: never recorded
+  return out_dtype == DType::Int64 ? idx : cast(idx, out_dtype);
 }
 
 static void softmax_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
@@ -178,10 +175,8 @@ TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log) {
     using T = decltype(tag);
     if (x->numel > 0) cpu::softmax_forward<T>(out->data<T>(), x->data<T>(), outer, x->shape.d[ax], inner, log);
   });
-  if (any_tape_active() && should_record(&x->id, 1)) {
-    int64_t attr[2] = {ax, int64_t(log)};
-    record(&kSoftmax, {x}, out, attr, 2);
-  }
+  int64_t attr[2] = {ax, int64_t(log)};
+  finish_op(&kSoftmax, name, {x}, out, attr, 2);
   return out;
 }
 

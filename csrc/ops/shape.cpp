@@ -16,7 +16,7 @@ TensorPtr reshape(const TensorPtr& x, const Shape& shape) {
     throw InvalidArgument("reshape: cannot reshape " + describe(*x) + " (" + std::to_string(x->numel) +
                           " elements) to shape " + shape.str() + " (" + std::to_string(shape.numel()) + " elements)");
   auto out = alias(x, shape);  // zero-copy: storage is contiguous and immutable
-  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) record(&kReshape, {x}, out);
+  finish_op(&kReshape, "reshape", {x}, out);
   return out;
 }
 
@@ -87,11 +87,9 @@ TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
     using T = decltype(tag);
     cpu::transpose_forward<T>(out->data<T>(), x->data<T>(), os, ps);
   });
-  if (any_tape_active() && is_floating(x->dtype) && should_record(&x->id, 1)) {
-    int64_t attr[kMaxRank];
-    for (int i = 0; i < nd; i++) attr[i] = perm[size_t(i)];
-    record(&kTranspose, {x}, out, attr, nd);
-  }
+  int64_t attr[kMaxRank];
+  for (int i = 0; i < nd; i++) attr[i] = perm[size_t(i)];
+  finish_op(&kTranspose, "transpose", {x}, out, attr, nd);
   return out;
 }
 
@@ -121,6 +119,7 @@ TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off
     else
       cpu::one_hot_forward<T, int64_t>(out->data<T>(), indices->data<int64_t>(), outer, depth, inner, T(on), T(off));
   });
+  finish_op(nullptr, "one_hot", {indices}, out);
   return out;
 }
 

@@ -126,8 +126,6 @@ class Sequential(Model):
     def __call__(self, inputs: Any, training: Any = None, **kwargs: Any) -> Any:
         if not isinstance(inputs, (_core.Tensor, _core.VariableBase)):
             inputs = _core.convert(inputs, None if hasattr(inputs, "dtype") else float32)
-            if inputs.dtype == as_dtype("float64"):
-                inputs = _core.cast(inputs, float32)  # Keras converts inputs to the model's float32
         if self._input_shape is None:
             self._input_shape = (None,) + tuple(inputs.shape[1:])
         self._build_from_input()

@@ -69,14 +69,20 @@ class Optimizer:
     def _slot_variables(self) -> List[Variable]:
         return []
 
-    def apply_gradients(self, grads_and_vars: Iterable[Tuple[Any, Variable]]) -> None:
+    def apply_gradients(self, grads_and_vars: Iterable[Tuple[Any, Variable]]) -> Variable:
         """Applies (gradient, variable) pairs from any iterable (``zip(...)`` included). None gradients are
         skipped with Keras's warning; all None raises ``ValueError``."""
         pairs = list(grads_and_vars)
+        if not self.built:  # Keras builds with every variable passed, None gradients included
+            for _, v in pairs:
+                if not isinstance(v, _core.VariableBase):
+                    raise TypeError(f"{type(self).__name__}.apply_gradients: {v!r} is not a Variable")
+            self.build([v for _, v in pairs])
         filtered = self._filter_empty_gradients(pairs)
         grads = [g for g, _ in filtered]
         variables = [v for _, v in filtered]
         self._apply(grads, variables)
+        return self.iterations
 
     def apply(self, grads: List[Any], trainable_variables: Optional[List[Variable]] = None) -> None:
         if trainable_variables is None:
@@ -104,9 +110,11 @@ class Optimizer:
         if not self.built:
             self.build(variables)
         else:
-            new = [v for v in variables if v._id not in self._index]
-            if new:
-                self.build(new)
+            for v in variables:
+                if v._id not in self._index:
+                    raise ValueError(f"Unknown variable: {v!r}. This optimizer can only be called for the variables "
+                                     "it was originally built with. When working with a new set of variables, you "
+                                     "should recreate a new optimizer instance.")
         self._update(grads, variables, self.learning_rate)
         self.iterations.assign_add(np.int64(1))
 
