@@ -6,6 +6,7 @@ import enum
 import functools
 import inspect
 import logging
+import threading
 from typing import Any, Callable, Iterator, List, Optional
 
 import numpy as np
@@ -17,10 +18,101 @@ _log = logging.getLogger("pyfast_tape")
 
 
 class UnconnectedGradients(enum.Enum):
-    """What ``gradient()`` returns for a source the target does not depend on."""
+    """What ``gradient()`` returns for a source the target does not depend on: None, zeros, or (not in
+    TF) raise ``errors.UnconnectedGradientError`` explaining why."""
 
     NONE = "none"
     ZERO = "zero"
+    RAISE = "raise"
+
+
+# The latest gradient() call of each thread, for the optimizers' None-gradient messages.
+_last_call = threading.local()
+
+
+def _describe_source(source: Any) -> str:
+    if isinstance(source, _core.VariableBase):
+        return f"Variable '{getattr(source, 'name', 'Variable')}'"
+    return f"the Tensor of shape {tuple(source.shape)} and dtype {source.dtype.name}"
+
+
+def _at(ev: Optional[dict]) -> str:
+    if not ev or not ev.get("file"):
+        return "an unknown line"
+    return f"{ev['file']}:{ev['line']}"
+
+
+_CAUSES = {
+    "outside_tape": "`{op}` ran while no GradientTape was recording (after the `with tf.GradientTape()` block "
+                    "closed, or before it opened), so the tape never saw it; compute it inside the `with` block",
+    "variable_outside_tape": "`{op}` read a Variable outside any GradientTape; its result is a plain Tensor that no "
+                             "tape connects back to the Variable; compute it inside the `with` block",
+    "stop_recording": "`{op}` ran inside `tape.stop_recording()`, so it was not recorded",
+    "unwatched": "`{op}` ran while the tape was recording, but the tape watched none of its inputs",
+    "non_differentiable": "`{op}` produced a {dtype} tensor; integer and bool results carry no gradient (a cast to "
+                          "an integer type, argmax, a comparison or one_hot cut the path); keep the computation in "
+                          "floating point",
+    "stop_gradient": "`tf.stop_gradient` blocks gradients by design",
+    "numpy_round_trip": "the value went through NumPy (`.numpy()` or `np.asarray`) and came back as a new tensor "
+                        "with no link to the one the tape recorded; stay with tf ops inside the tape",
+    "assign": "`{op}` wrote the value into a Variable; assignments are not differentiable (state stops gradients)",
+}
+
+
+def _explain(tape: "GradientTape", target: Any, source: Any) -> str:
+    d = _core.explain_(tape._tape, _core.convert(target), source)
+    src = _describe_source(source)
+    if not d["target_float"]:
+        return (f"The gradient with respect to {src} is None because the target has dtype {d['target_dtype']}: "
+                "integer and bool tensors carry no gradient.")
+    if d["connected"]:
+        return f"{src} is connected to the target: the gradient flows through the ops this tape recorded."
+    if isinstance(source, _core.VariableBase) and not source.dtype.is_floating:
+        return f"The gradient with respect to {src} is None: its dtype {source.dtype.name} is not floating."
+    head = f"The gradient with respect to {src} is None: "
+    events = d["source_events"]
+    reads = [e for e in events if e["cause"] in ("non_trainable", "unwatched_variable")]
+    if not d["source_watched"]:
+        if isinstance(source, _core.VariableBase):
+            if not source.trainable:
+                at = _at(reads[0] if reads else None)
+                return head + (f"the Variable is not trainable (trainable=False), so tapes do not watch it (read at "
+                               f"{at}). Create it with trainable=True or call tape.watch() on it.")
+            if reads:
+                return head + (f"the tape was created with watch_accessed_variables=False and never watched this "
+                               f"Variable (read at {_at(reads[0])}); call tape.watch() on it inside the tape.")
+            if not d["path_found"]:
+                created = getattr(source, "_created_at", None)
+                where = f"; it was created at {created}" if created else ""
+                return head + f"the Variable was never read while the tape was recording{where}."
+        else:
+            prod = d["source_producer"]
+            if prod and prod["cause"] == "variable_outside_tape":
+                return head + (f"it is a Tensor, not a Variable: `{prod['op']}` computed it from a Variable at "
+                               f"{_at(prod)} outside any tape (e.g. `x = x + 1` replaces the Variable by a Tensor; "
+                               "use x.assign_add(1) to keep the Variable). Tapes watch Variables automatically and "
+                               "Tensors only after tape.watch().")
+            uses = d["cuts"][:1] or [e for e in events if e["cause"] == "unwatched"][:1]
+            if uses or d["path_found"]:
+                at = f" (used by `{uses[0]['op']}` at {_at(uses[0])})" if uses else ""
+                return head + (f"the tape does not watch this Tensor{at}. Constants are differentiated only after "
+                               "tape.watch(x) inside the tape; Variables are watched when read.")
+    if d["path_found"] and d["cuts"]:
+        cut = d["cuts"][0]
+        text = _CAUSES.get(cut["cause"], "`{op}` was not recorded").format(op=cut["op"], dtype=cut["dtype"])
+        msg = head + f"the path from it to the target is cut at {_at(cut)}: {text}."
+        later = [c for c in d["cuts"][1:] if c["cause"] not in ("unwatched", "outside_tape") or c is d["cuts"][-1]]
+        if len(d["cuts"]) > 1 and later and later[0]["line"] != cut["line"]:
+            msg += f" (The path also passes through unrecorded ops after it, e.g. `{later[0]['op']}` at {_at(later[0])}.)"
+        return msg
+    assigns = [e for e in events if e["cause"] == "assign"]
+    if assigns:
+        return head + (f"it reaches the target only through an assignment at {_at(assigns[0])}: "
+                       + _CAUSES["assign"].format(op=assigns[0]["op"]) + ".")
+    if d["path_found"]:
+        return head + "the target depends on it only through ops no tape recorded."
+    return head + ("the target was not computed from it by any op this tape recorded or that ran after it "
+                   "(it may have gone through NumPy by copy, or the target was computed elsewhere).")
 
 
 def _as_unconnected(value: Any) -> UnconnectedGradients:
@@ -103,9 +195,26 @@ class GradientTape:
             if not isinstance(s, (_core.Tensor, _core.VariableBase)):
                 raise ValueError(f"GradientTape.gradient: sources must be Tensors or Variables, got {s!r}")
         grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
+        _last_call.value = (self, flat_targets, flat_sources, grads)
+        if mode is UnconnectedGradients.RAISE and any(g is None for g in grads):
+            from .errors import UnconnectedGradientError
+            lines = [self._explain_any(flat_targets, s) for g, s in zip(grads, flat_sources) if g is None]
+            raise UnconnectedGradientError("\n".join(lines))
         if mode is UnconnectedGradients.ZERO:
             grads = [g if g is not None else _core.fill_like(s, 0.0, None) for g, s in zip(grads, flat_sources)]
         return _nest.pack_sequence_as(sources, grads)
+
+    def explain(self, target: Any, source: Any) -> str:
+        """Why the gradient of `target` with respect to `source` is None: the cause, the op and the
+        `file:line` where the path was cut, or that the two are connected. Works after gradient()."""
+        return self._explain_any(_nest.flatten(target), source)
+
+    def _explain_any(self, flat_targets: List[Any], source: Any) -> str:
+        texts = [_explain(self, t, source) for t in flat_targets]
+        for t in texts:
+            if "is None" in t:
+                return t
+        return texts[0] if texts else "There is no target."
 
     def _gradient_keep(self, targets: List[Any], sources: List[Any], output_gradients: List[Any]) -> List[Any]:
         return self._tape.gradient(targets, sources, output_gradients, False)
@@ -225,3 +334,18 @@ def custom_gradient(f: Optional[Callable[..., Any]] = None) -> Any:
         return _nest.pack_sequence_as(result, outs)
 
     return decorated
+
+
+def explain_missing_gradients(variables: List[Any]) -> str:
+    """For the optimizers: why each variable got no gradient from this thread's latest gradient() call."""
+    last = getattr(_last_call, "value", None)
+    if last is None:
+        return ""
+    tape, targets, sources, grads = last
+    lines = []
+    for v in variables:
+        for s, g in zip(sources, grads):
+            if s is v and g is None:
+                lines.append("  - " + tape._explain_any(targets, v))
+                break
+    return ("\nWhy (from the latest GradientTape.gradient() call):\n" + "\n".join(lines)) if lines else ""

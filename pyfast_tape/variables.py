@@ -1,10 +1,23 @@
 """``tf.Variable``: mutable state that ops read and tapes watch."""
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, Optional
 
 from . import _core
 from .dtypes import as_dtype
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_location() -> Optional[str]:
+    """file:line of the innermost frame outside this package (where the user created the object)."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f = f.f_back
+    return None if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
 
 
 class Variable(_core.VariableBase):
@@ -27,6 +40,7 @@ class Variable(_core.VariableBase):
         super().__init__(value, bool(trainable))
         self._name = (name or "Variable") + ":0" if not (name and ":" in name) else name
         self._constraint = constraint
+        self._created_at = _caller_location()
 
     @property
     def name(self) -> str:

@@ -101,7 +101,8 @@ class Optimizer:
         return filtered
 
     def _explain_missing(self, variables: List[Variable]) -> str:
-        return ""  # extended by the "why is there no gradient" explanation
+        from ..tape import explain_missing_gradients
+        return explain_missing_gradients(variables)
 
     def _apply(self, grads: List[Any], variables: List[Variable]) -> None:
         for v in variables:
