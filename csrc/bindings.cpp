@@ -965,6 +965,17 @@ static TensorPtr grad_for(PyObject* g, const TensorPtr& var, const char* op) {
   return t;
 }
 
+// The optimizer's int64 `iterations` Variable: read, and incremented in place after an update.
+static int64_t iteration_count(py::handle it) {
+  if (!is_variable(it.ptr()) || var_value(it.ptr())->dtype != DType::Int64 || var_value(it.ptr())->numel != 1)
+    throw pft::TypeError("optimizer: iterations must be a scalar int64 Variable");
+  return *var_value(it.ptr())->data<int64_t>();
+}
+static void bump_iterations(py::handle it) {
+  iteration_count(it);
+  *var_writable(as_var(it.ptr()), true).data<int64_t>() += 1;
+}
+
 struct PyVariableWatcher {
   VariableWatcher w;
   bool active = false;
@@ -1253,7 +1264,8 @@ PYBIND11_MODULE(_core, m) {
 
   // ---- optimizers
   m.def("adam_apply", [](py::list vars, py::list grads, py::list ms, py::list vs, py::list vhats, double lr,
-                         double b1, double b2, double eps, int64_t step) {
+                         double b1, double b2, double eps, py::handle iterations) {
+    const int64_t step = iteration_count(iterations) + 1;
     std::vector<TensorPtr> v, g, m1, v1, vh;
     auto writable = [](py::handle var) -> TensorPtr {
       if (!is_variable(var.ptr())) throw pft::TypeError("Adam.apply_gradients: " + value_repr(var.ptr()) + " is not a Variable");
@@ -1269,8 +1281,10 @@ PYBIND11_MODULE(_core, m) {
       if (vhats.size()) vh.push_back(writable(vhats[i]));
     }
     ops::adam_apply(v, g, m1, v1, vh, lr, b1, b2, eps, step);
+    bump_iterations(iterations);
   });
-  m.def("sgd_apply", [](py::list vars, py::list grads, py::list moms, double lr, double momentum, bool nesterov) {
+  m.def("sgd_apply", [](py::list vars, py::list grads, py::list moms, double lr, double momentum, bool nesterov,
+                        py::handle iterations) {
     std::vector<TensorPtr> v, g, mo;
     for (size_t i = 0; i < vars.size(); i++) {
       py::handle var = vars[i];
@@ -1286,6 +1300,7 @@ PYBIND11_MODULE(_core, m) {
       }
     }
     ops::sgd_apply(v, g, mo, lr, momentum, nesterov);
+    bump_iterations(iterations);
   });
 
   // ---- the tape

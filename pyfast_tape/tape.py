@@ -122,6 +122,9 @@ def _as_unconnected(value: Any) -> UnconnectedGradients:
         raise ValueError(f"Unknown value for unconnected_gradients: {value!r}") from None
 
 
+_TENSORISH = (_core.Tensor, _core.VariableBase)
+
+
 class GradientTape:
     """Records operations for automatic differentiation (TensorFlow's ``tf.GradientTape``)."""
 
@@ -129,13 +132,16 @@ class GradientTape:
         self._tape = _core.Tape(bool(persistent), bool(watch_accessed_variables))
         self._persistent = bool(persistent)
         self._watch_accessed_variables = bool(watch_accessed_variables)
+        self._active = False
 
     def __enter__(self) -> "GradientTape":
         self._tape.push()
+        self._active = True
         return self
 
     def __exit__(self, typ: Any, value: Any, traceback: Any) -> None:
         self._tape.pop()
+        self._active = False
 
     def watch(self, tensor: Any) -> None:
         """Ensures `tensor` (a Tensor, Variable, or nested structure of them) is traced by this tape."""
@@ -175,33 +181,42 @@ class GradientTape:
                  unconnected_gradients: Any = UnconnectedGradients.NONE) -> Any:
         """Gradient of `target` (a tensor or nested structure, summed) with respect to `sources` (any
         nested structure of Tensors/Variables; the result mirrors it)."""
-        self._check_usable()
-        mode = _as_unconnected(unconnected_gradients)
-        if self._tape.active:
+        mode = (unconnected_gradients if unconnected_gradients is UnconnectedGradients.NONE
+                else _as_unconnected(unconnected_gradients))
+        if self._active:
             if not self._persistent:
                 self._tape.recording = False  # TF stops recording a non-persistent tape once gradient() is called
             else:
                 _log.warning("Calling GradientTape.gradient on a persistent tape inside its context is "
                              "significantly less efficient than calling it outside the context.")
-        flat_targets = _nest.flatten(target)
-        flat_sources = _nest.flatten(sources)
+        # Flat fast paths for the common shapes of the arguments (one tensor, a flat list of sources).
+        flat_targets = [target] if isinstance(target, _TENSORISH) else _nest.flatten(target)
+        single = isinstance(sources, _TENSORISH)
+        if single:
+            flat_sources = [sources]
+        elif type(sources) is list and not any(isinstance(s, (list, tuple, dict)) for s in sources):
+            flat_sources = sources
+        else:
+            flat_sources = _nest.flatten(sources)
         if output_gradients is not None:
             flat_og = _nest.flatten(output_gradients)
             if len(flat_og) != len(flat_targets):
                 raise ValueError(f"output_gradients has {len(flat_og)} entries but target has {len(flat_targets)}")
         else:
             flat_og = []
-        for s in flat_sources:
-            if not isinstance(s, (_core.Tensor, _core.VariableBase)):
-                raise ValueError(f"GradientTape.gradient: sources must be Tensors or Variables, got {s!r}")
         grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
         _last_call.value = (self, flat_targets, flat_sources, grads)
-        if mode is UnconnectedGradients.RAISE and any(g is None for g in grads):
-            from .errors import UnconnectedGradientError
-            lines = [self._explain_any(flat_targets, s) for g, s in zip(grads, flat_sources) if g is None]
-            raise UnconnectedGradientError("\n".join(lines))
-        if mode is UnconnectedGradients.ZERO:
-            grads = [g if g is not None else _core.fill_like(s, 0.0, None) for g, s in zip(grads, flat_sources)]
+        if mode is not UnconnectedGradients.NONE:
+            if mode is UnconnectedGradients.RAISE and any(g is None for g in grads):
+                from .errors import UnconnectedGradientError
+                lines = [self._explain_any(flat_targets, s) for g, s in zip(grads, flat_sources) if g is None]
+                raise UnconnectedGradientError("\n".join(lines))
+            if mode is UnconnectedGradients.ZERO:
+                grads = [g if g is not None else _core.fill_like(s, 0.0, None) for g, s in zip(grads, flat_sources)]
+        if single:
+            return grads[0]
+        if flat_sources is sources:
+            return grads
         return _nest.pack_sequence_as(sources, grads)
 
     def explain(self, target: Any, source: Any) -> str:

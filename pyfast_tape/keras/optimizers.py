@@ -32,7 +32,7 @@ class Optimizer:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
         self.name = name or type(self).__name__.lower()
-        self._learning_rate = learning_rate
+        self.learning_rate = learning_rate
         self.iterations = Variable(np.int64(0), trainable=False, dtype=int64, name="iteration")
         self.built = False
         self._index: Dict[int, int] = {}
@@ -49,6 +49,8 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
         self._learning_rate = value
+        # a constant rate is rounded once (Keras keeps it in a float32 variable); schedules per step
+        self._lr_const = None if callable(value) else float(np.float32(float(value)))
 
     def build(self, var_list: Iterable[Variable]) -> None:
         """Creates the optimizer's slots for `var_list` (called on the first apply otherwise)."""
@@ -70,54 +72,52 @@ class Optimizer:
         return []
 
     def apply_gradients(self, grads_and_vars: Iterable[Tuple[Any, Variable]]) -> Variable:
-        """Applies (gradient, variable) pairs from any iterable (``zip(...)`` included). None gradients are
-        skipped with Keras's warning; all None raises ``ValueError``."""
-        pairs = list(grads_and_vars)
+        """Applies (gradient, variable) pairs from any iterable (``zip(...)`` included) in one native call.
+        None gradients are skipped with Keras's warning; all None raises ``ValueError``."""
+        pairs = grads_and_vars if isinstance(grads_and_vars, list) else list(grads_and_vars)
         if not self.built:  # Keras builds with every variable passed, None gradients included
             for _, v in pairs:
                 if not isinstance(v, _core.VariableBase):
                     raise TypeError(f"{type(self).__name__}.apply_gradients: {v!r} is not a Variable")
             self.build([v for _, v in pairs])
-        filtered = self._filter_empty_gradients(pairs)
-        grads = [g for g, _ in filtered]
-        variables = [v for _, v in filtered]
-        self._apply(grads, variables)
+        index = self._index
+        grads: List[Any] = []
+        variables: List[Variable] = []
+        missing: List[Variable] = []
+        for g, v in pairs:
+            if getattr(v, "_id", None) not in index:
+                if not isinstance(v, _core.VariableBase):
+                    raise TypeError(f"{type(self).__name__}.apply_gradients: {v!r} is not a Variable")
+                raise ValueError(f"Unknown variable: {v!r}. This optimizer can only be called for the variables it "
+                                 "was originally built with. When working with a new set of variables, you should "
+                                 "recreate a new optimizer instance.")
+            if g is None:
+                missing.append(v)
+            else:
+                grads.append(g)
+                variables.append(v)
+        if missing:
+            if not variables:
+                raise ValueError("No gradients provided for any variable." + self._explain_missing(missing))
+            warnings.warn(f"Gradients do not exist for variables {[v.name for v in missing]} when minimizing the "
+                          "loss. If using `model.compile()`, did you forget to provide a `loss` argument?"
+                          + self._explain_missing(missing), stacklevel=2)
+        self._update(grads, variables, self._current_lr())
         return self.iterations
 
     def apply(self, grads: List[Any], trainable_variables: Optional[List[Variable]] = None) -> None:
         if trainable_variables is None:
             trainable_variables = self._trainable_variables
-        self.apply_gradients(zip(grads, trainable_variables))
-
-    def _filter_empty_gradients(self, pairs: List[Tuple[Any, Variable]]) -> List[Tuple[Any, Variable]]:
-        filtered = [(g, v) for g, v in pairs if g is not None]
-        if not filtered:
-            raise ValueError("No gradients provided for any variable." + self._explain_missing([v for _, v in pairs]))
-        if len(filtered) < len(pairs):
-            missing = [v for g, v in pairs if g is None]
-            warnings.warn(f"Gradients do not exist for variables {[v.name for v in missing]} when minimizing the "
-                          "loss. If using `model.compile()`, did you forget to provide a `loss` argument?"
-                          + self._explain_missing(missing), stacklevel=3)
-        return filtered
+        self.apply_gradients(list(zip(grads, trainable_variables)))
 
     def _explain_missing(self, variables: List[Variable]) -> str:
         from ..tape import explain_missing_gradients
         return explain_missing_gradients(variables)
 
-    def _apply(self, grads: List[Any], variables: List[Variable]) -> None:
-        for v in variables:
-            if not isinstance(v, _core.VariableBase):
-                raise TypeError(f"{type(self).__name__}.apply_gradients: {v!r} is not a Variable")
-        if not self.built:
-            self.build(variables)
-        else:
-            for v in variables:
-                if v._id not in self._index:
-                    raise ValueError(f"Unknown variable: {v!r}. This optimizer can only be called for the variables "
-                                     "it was originally built with. When working with a new set of variables, you "
-                                     "should recreate a new optimizer instance.")
-        self._update(grads, variables, self.learning_rate)
-        self.iterations.assign_add(np.int64(1))
+    def _current_lr(self) -> float:
+        if self._lr_const is not None:
+            return self._lr_const
+        return self.learning_rate
 
     def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
         raise NotImplementedError
@@ -146,7 +146,7 @@ class SGD(Optimizer):
 
     def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
         moms = [self.momentums[self._index[v._id]] for v in variables] if self.momentum != 0 else []
-        _core.sgd_apply(variables, grads, moms, lr, self.momentum, self.nesterov)
+        _core.sgd_apply(variables, grads, moms, lr, self.momentum, self.nesterov, self.iterations)
 
 
 class Adam(Optimizer):
@@ -177,10 +177,9 @@ class Adam(Optimizer):
 
     def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
         idx = [self._index[v._id] for v in variables]
-        step = int(self.iterations.numpy()) + 1
         _core.adam_apply(variables, grads, [self._momentums[i] for i in idx], [self._velocities[i] for i in idx],
                          [self._velocity_hats[i] for i in idx] if self.amsgrad else [], lr, self.beta_1,
-                         self.beta_2, self.epsilon, step)
+                         self.beta_2, self.epsilon, self.iterations)
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam}
