@@ -655,8 +655,9 @@ def mem_result(tmp_path_factory):
     script = tmp_path_factory.mktemp("mem") / "mem.py"
     script.write_text(_MEM_SCRIPT)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [q for q in env.get("PYTHONPATH", "").split(os.pathsep) if q])
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    # the installed package, never the source tree (which has no _core in a non-editable install)
+    proc = subprocess.run([sys.executable, str(script)], cwd=str(script.parent), capture_output=True, text=True,
+                          timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])

@@ -686,7 +686,7 @@ def test_seed_keras_mlp_loss_falls(tmp_path):
     script = tmp_path / "keras_mlp_cce.py"
     script.write_text(src.replace("import tensorflow as tf", "import pyfast_tape as tf"))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [q for q in env.get("PYTHONPATH", "").split(os.pathsep) if q])
+    # the installed package, never the source tree (which has no _core in a non-editable install)
     proc = subprocess.run([sys.executable, str(script)], cwd=str(tmp_path), capture_output=True, text=True,
                           timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

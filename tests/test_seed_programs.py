@@ -27,7 +27,7 @@ def run_seed(name: str, tmp_path: pathlib.Path) -> str:
     script = tmp_path / name
     script.write_text(swapped)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    # the installed package, never the source tree (which has no _core in a non-editable install)
     proc = subprocess.run([sys.executable, str(script)], cwd=str(tmp_path), env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, f"{name} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}"
