@@ -30,6 +30,8 @@ from .ops import constant, convert_to_tensor, fill, ones, ones_like, range, zero
 from .tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: E402
 from .variables import Variable  # noqa: E402
 from . import math, nn, keras, config, test  # noqa: E402
+from .function import function  # noqa: E402
+from .ops import clip_by_value, expand_dims, squeeze  # noqa: E402
 
 truediv = divide
 __version__ = "0.1.0"
@@ -42,5 +44,6 @@ __all__ = [
     "greater_equal", "identity", "less", "less_equal", "log", "matmul", "maximum", "minimum", "multiply",
     "negative", "not_equal", "one_hot", "pow", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum",
     "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
-    "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test",
+    "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test", "function", "clip_by_value",
+    "expand_dims", "squeeze",
 ]
