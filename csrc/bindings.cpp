@@ -1256,10 +1256,10 @@ PYBIND11_MODULE(_core, m) {
     if (!is_tensor(y.ptr()) || !impl_of(y.ptr())->keras_logits) return py::none();
     return wrap_obj(impl_of(y.ptr())->keras_logits);
   });
-  m.def("num_threads", []() { return omp_get_max_threads(); });
+  m.def("num_threads", []() { return intra_op_threads(); });
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw InvalidArgument("set_num_threads: the thread count must be >= 1, got " + std::to_string(n));
-    omp_set_num_threads(n);
+    set_intra_op_threads(n);
   });
 
   // ---- optimizers
@@ -1313,11 +1313,18 @@ PYBIND11_MODULE(_core, m) {
         return h;
       }))
       .def("push", [](PyTapeHandle& h) {
-        if (h.pushed) throw pft::RuntimeError("GradientTape: this tape is already active (nested `with` on the same tape)");
+        if (h.pushed)
+          throw pft::RuntimeError(h.tape->owner == std::this_thread::get_id()
+                                      ? "GradientTape: this tape is already active (nested `with` on the same tape)"
+                                      : "GradientTape: this tape is already active in another thread; a tape records "
+                                        "the ops of one thread: create one tape per thread");
         tape_stack().push_back(h.tape.get());
+        h.tape->owner = std::this_thread::get_id();
         h.pushed = true;
       })
       .def("pop", [](PyTapeHandle& h) {
+        if (h.pushed && h.tape->owner != std::this_thread::get_id())
+          throw pft::RuntimeError("GradientTape: exited from a thread other than the one that entered it");
         auto& st = tape_stack();
         for (size_t i = st.size(); i-- > 0;)
           if (st[i] == h.tape.get()) {
@@ -1353,6 +1360,9 @@ PYBIND11_MODULE(_core, m) {
       })
       .def("reset", [](PyTapeHandle& h) { h.tape->reset(); })
       .def("gradient", [](PyTapeHandle& h, py::list targets, py::list sources, py::list output_grads, bool release) {
+        if (h.pushed && h.tape->owner != std::this_thread::get_id())
+          throw pft::RuntimeError("GradientTape.gradient: the tape is recording in another thread; call gradient() "
+                                  "from the thread that entered the tape (after its `with` block)");
         std::vector<TensorPtr> tg, og;
         for (py::handle t : targets) tg.push_back(to_tensor(t.ptr(), -1, "GradientTape.gradient"));
         for (size_t i = 0; i < output_grads.size(); i++) {
@@ -1388,8 +1398,8 @@ PYBIND11_MODULE(_core, m) {
       py::dict d;
       d["cause"] = cause_name(e.cause);
       d["op"] = e.op ? e.op : "op";
-      d["file"] = e.file ? py::reinterpret_borrow<py::object>(e.file) : py::none();
-      d["line"] = e.line;
+      d["file"] = e.file() ? py::reinterpret_borrow<py::object>(e.file()) : py::none();
+      d["line"] = e.line();
       d["dtype"] = dtype_name(e.out_dtype);
       return d;
     };

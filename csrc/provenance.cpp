@@ -33,21 +33,22 @@ void set_package_dir(PyObject* dir) {
   Py_XSETREF(g_package_dir, dir);
 }
 
-// The innermost Python frame outside this package: the user's line.
-static void capture_location(PyObject** file, int* line) {
-  *file = nullptr;
-  *line = 0;
+PyObject* ProvEvent::file() const { return code ? reinterpret_cast<PyCodeObject*>(code)->co_filename : nullptr; }
+int ProvEvent::line() const { return code ? PyCode_Addr2Line(reinterpret_cast<PyCodeObject*>(code), lasti) : 0; }
+
+// The innermost Python frame outside this package (the user's code): its code object and instruction
+// offset. The line number is decoded later, only if explain() asks.
+static void capture_location(PyObject** code_out, int* lasti) {
+  *code_out = nullptr;
+  *lasti = -1;
   PyFrameObject* f = PyEval_GetFrame();  // borrowed
   Py_XINCREF(f);
   while (f) {
     PyCodeObject* code = PyFrame_GetCode(f);  // new reference
-    PyObject* fn = code->co_filename;
-    bool internal = g_package_dir && PyUnicode_Tailmatch(fn, g_package_dir, 0, PY_SSIZE_T_MAX, -1) == 1;
+    bool internal = g_package_dir && PyUnicode_Tailmatch(code->co_filename, g_package_dir, 0, PY_SSIZE_T_MAX, -1) == 1;
     if (!internal) {
-      Py_INCREF(fn);
-      *file = fn;
-      *line = PyFrame_GetLineNumber(f);
-      Py_DECREF(code);
+      *code_out = reinterpret_cast<PyObject*>(code);  // keeps the reference
+      *lasti = PyFrame_GetLasti(f);
       Py_DECREF(f);
       return;
     }
@@ -58,12 +59,11 @@ static void capture_location(PyObject** file, int* line) {
   }
 }
 
-// A bounded ring of events with an index by output id.
+// A bounded ring of events. Appending is a struct copy; explain() indexes it when asked.
 struct ProvLog {
   static constexpr size_t kCapacity = 1 << 14;
   std::vector<ProvEvent> ring;
   size_t next = 0;
-  std::unordered_map<int64_t, size_t> by_out;
   // Variable NumPy exports: data pointer -> variable id (last few only)
   static constexpr size_t kExports = 64;
   const void* export_ptr[kExports] = {};
@@ -72,22 +72,24 @@ struct ProvLog {
 
   ~ProvLog() {
     if (!Py_IsInitialized()) return;  // interpreter gone at thread/process exit: leak the few strings
-    for (auto& e : ring) Py_XDECREF(e.file);
+    for (auto& e : ring) Py_XDECREF(e.code);
   }
   void push(ProvEvent&& ev) {
     if (ring.size() < kCapacity) {
       ring.push_back(ev);
-      by_out[ev.out_id] = ring.size() - 1;
       return;
     }
-    size_t slot = next;
+    ProvEvent& old = ring[next];
     next = (next + 1) % kCapacity;
-    ProvEvent& old = ring[slot];
-    auto it = by_out.find(old.out_id);
-    if (it != by_out.end() && it->second == slot) by_out.erase(it);
-    Py_XDECREF(old.file);
+    Py_XDECREF(old.code);
     old = ev;
-    by_out[ev.out_id] = slot;
+  }
+  // Events in the order they were logged.
+  template <class F>
+  void for_each(F f) const {
+    const size_t n = ring.size();
+    const size_t start = n < kCapacity ? 0 : next;
+    for (size_t k = 0; k < n; k++) f(ring[(start + k) % n], (start + k) % n);
   }
 };
 
@@ -104,7 +106,7 @@ void log_event(Cause c, const char* op, std::initializer_list<int64_t> in_ids, i
     if (ev.n_in < 3) ev.in_id[ev.n_in++] = id;
   ev.out_id = out_id;
   ev.out_dtype = out_dtype;
-  capture_location(&ev.file, &ev.line);
+  capture_location(&ev.code, &ev.lasti);
   prov_log().push(std::move(ev));
 }
 
@@ -138,7 +140,7 @@ void log_unrecorded(const char* op, const TensorImpl* const* inputs, int n, Tens
     if (inputs[k] && ev.n_in < 3) ev.in_id[ev.n_in++] = inputs[k]->id;
   ev.out_id = out.id;
   ev.out_dtype = out.dtype;
-  capture_location(&ev.file, &ev.line);
+  capture_location(&ev.code, &ev.lasti);
   prov_log().push(std::move(ev));
   out.flags = with_gen(out.flags, std::max<uint32_t>(g, 1) + 1);
 }
@@ -160,6 +162,8 @@ int64_t find_variable_export(const void* data) {
 ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
   ExplainResult r;
   ProvLog& log = prov_log();
+  std::unordered_map<int64_t, size_t> by_out;  // the latest event producing each id
+  log.for_each([&](const ProvEvent& e, size_t slot) { by_out[e.out_id] = slot; });
   r.source_watched = tape.watched.count(source_id) > 0;
 
   // Producers on the tape: output id -> entry index.
@@ -222,8 +226,8 @@ ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
       st.index = tp->second;
       ins = entry_inputs(tp->second);
     } else {
-      auto lp = log.by_out.find(id);
-      if (lp == log.by_out.end()) continue;
+      auto lp = by_out.find(id);
+      if (lp == by_out.end()) continue;
       st.kind = 1;
       st.index = lp->second;
       const ProvEvent& ev = log.ring[lp->second];
@@ -259,14 +263,14 @@ ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
     }
   }
   // Events about the source itself: variable reads without a watch, unwatched uses, assignments.
-  for (const ProvEvent& ev : log.ring) {
+  log.for_each([&](const ProvEvent& ev, size_t) {
     bool uses = ev.out_id == source_id && (ev.cause == Cause::NonTrainableRead || ev.cause == Cause::UnwatchedVariableRead ||
                                            ev.cause == Cause::Assign);
     for (int k = 0; k < ev.n_in; k++) uses |= ev.in_id[k] == source_id;
     if (uses) r.source_events.push_back(ev);
-  }
-  auto sp = log.by_out.find(source_id);
-  if (sp != log.by_out.end()) {
+  });
+  auto sp = by_out.find(source_id);
+  if (sp != by_out.end()) {
     r.has_source_producer = true;
     r.source_producer = log.ring[sp->second];
   }

@@ -40,8 +40,10 @@ struct ProvEvent {
   int64_t in_id[3] = {};
   int64_t out_id = 0;
   DType out_dtype = DType::Float32;
-  PyObject* file = nullptr;  // owned reference (str) or null
-  int line = 0;
+  PyObject* code = nullptr;  // owned reference to the user's code object (or null)
+  int lasti = -1;            // its instruction offset: the line is computed only when explain() asks
+  PyObject* file() const;    // borrowed co_filename, or null
+  int line() const;
 };
 
 // The package directory whose frames are skipped when locating the user's line.

@@ -8,6 +8,7 @@
 #include <Python.h>
 
 #include <deque>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -15,6 +16,53 @@
 #include "tensor.h"
 
 namespace pft {
+
+// A set of tensor ids: open addressing with linear probing over a power-of-two table. Every recorded op
+// inserts its output and looks up its inputs, so this sits on the hot path; std::unordered_set costs a
+// heap node per insert.
+class IdSet {
+ public:
+  bool count(int64_t id) const {
+    if (size_ == 0) return false;
+    for (size_t i = hash(id) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i] == id) return true;
+      if (slots_[i] == 0) return false;
+    }
+  }
+  bool insert(int64_t id) {  // ids are > 0; returns true when newly inserted
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    for (size_t i = hash(id) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i] == id) return false;
+      if (slots_[i] == 0) {
+        slots_[i] = id;
+        size_++;
+        return true;
+      }
+    }
+  }
+  void clear() {
+    slots_.assign(16, 0);
+    mask_ = 15;
+    size_ = 0;
+  }
+  size_t size() const { return size_; }
+  IdSet() { clear(); }
+
+ private:
+  static size_t hash(int64_t id) { return size_t(uint64_t(id) * 0x9E3779B97F4A7C15ull >> 17); }
+  void grow() {
+    std::vector<int64_t> old;
+    old.swap(slots_);
+    slots_.assign(old.size() * 2, 0);
+    mask_ = slots_.size() - 1;
+    size_ = 0;
+    for (int64_t id : old)
+      if (id) insert(id);
+  }
+  std::vector<int64_t> slots_;
+  size_t mask_ = 15;
+  size_t size_ = 0;
+};
 
 struct TapeEntry;
 // Computes the gradients of an entry's inputs from the gradients of its outputs. din[k] may be left
@@ -61,12 +109,13 @@ struct TapeEntry {
 };
 
 struct Tape {
+  std::thread::id owner;  // the thread that entered it; a tape is used from one thread at a time
   bool persistent = false;
   bool watch_accessed_variables = true;
   bool recording = true;  // false inside stop_recording() and while this tape computes its own gradient
   bool used = false;      // a non-persistent tape after gradient()
   std::deque<TapeEntry> entries;  // a deque: a persistent tape may record its own backward pass while playing it
-  std::unordered_set<int64_t> watched;       // ids this tape tracks
+  IdSet watched;                             // ids this tape tracks
   std::vector<PyObject*> watched_variables;  // owned references, in first-watch order
   std::unordered_set<int64_t> watched_variable_ids;
 

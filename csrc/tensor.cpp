@@ -1,10 +1,26 @@
 #include "tensor.h"
 
+#include <cblas.h>
+#include <omp.h>
+
 #include <cstdlib>
 
 #include "cpu/kernels.h"
 
 namespace pft {
+
+static std::atomic<int> g_threads{0};
+int intra_op_threads() {
+  int n = g_threads.load(std::memory_order_relaxed);
+  if (n > 0) return n;
+  n = omp_get_max_threads();
+  g_threads.store(n, std::memory_order_relaxed);
+  return n;
+}
+void set_intra_op_threads(int n) {
+  g_threads.store(n, std::memory_order_relaxed);
+  scipy_openblas_set_num_threads(n);
+}
 
 static std::atomic<int64_t> g_next_id{1};
 int64_t next_tensor_id() { return g_next_id.fetch_add(1, std::memory_order_relaxed); }

@@ -90,7 +90,7 @@ static void for_each_segment(const BroadcastPlan& p, Body body) {
     run_range(0, n);
     return;
   }
-#pragma omp parallel
+#pragma omp parallel num_threads(intra_op_threads())
   {
     int nt = omp_get_num_threads(), t = omp_get_thread_num();
     int64_t chunk = (n + nt - 1) / nt;
@@ -106,7 +106,7 @@ static void parallel_range(int64_t n, F f) {
     f(0, n);
     return;
   }
-#pragma omp parallel
+#pragma omp parallel num_threads(intra_op_threads())
   {
     int nt = omp_get_num_threads(), t = omp_get_thread_num();
     int64_t chunk = (n + nt - 1) / nt;

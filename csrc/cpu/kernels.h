@@ -12,6 +12,12 @@ namespace pft {
 // more than the work.
 constexpr int64_t kParallelThreshold = 1 << 15;
 
+// The intra-op thread count (tf.config.threading): one process-wide value read by every parallel
+// region (omp_set_num_threads would only change the calling thread's default). Starts from
+// OMP_NUM_THREADS / the core count; setting it also sets OpenBLAS's thread count.
+int intra_op_threads();
+void set_intra_op_threads(int n);
+
 // A broadcast of up to 3 operands onto an output, with dimensions collapsed as far as strides allow.
 // stride[k][i] is operand k's element stride along dimension i (0 where it is broadcast).
 struct BroadcastPlan {

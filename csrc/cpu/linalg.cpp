@@ -29,7 +29,7 @@ void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t
                         (blasint)M, (blasint)N, (blasint)K, 1.0, A, (blasint)lda, B, (blasint)ldb, beta, C,
                         (blasint)N);
     } else {
-#pragma omp parallel for if (M * N * K >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (M * N * K >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
       for (int64_t m = 0; m < M; m++) {
         for (int64_t n = 0; n < N; n++) {
           T s = beta == T(0) ? T(0) : T(beta * C[m * N + n]);
@@ -72,7 +72,7 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t
   const auto a = math::Activation(act);
   if (D == 0) std::fill(out, out + N * K, T(0));
   else gemm<T>(false, false, N, K, D, inp, weight, out);
-#pragma omp parallel for if (N * K >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (N * K >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     T* y = out + n * K;
     if (bias)

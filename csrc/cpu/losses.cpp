@@ -19,7 +19,7 @@ void softmax_xent_forward(T* loss, T* lse, const T* logits, const T* labels, int
   // m and log s are kept apart (lse[n] = {m, log s}): z - m is exact, so even |z| ~ 1e4 in float32 loses
   // nothing (m + log s rounded to float32 would cost ~1e-3 there).
   const T keep = T(1) - smoothing, add = smoothing / T(C);
-#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const T* z = logits + n * C;
     const T* y = labels + n * C;
@@ -41,7 +41,7 @@ void softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T*
                            int64_t C, T smoothing) {
   // dz_nc = dloss_n * (softmax_nc * sum_c y_nc - y_nc), softmax recomputed from the saved lse.
   const T keep = T(1) - smoothing, add = smoothing / T(C);
-#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const T* z = logits + n * C;
     const T* y = labels + n * C;
@@ -56,7 +56,7 @@ void softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T*
 template <class T, class I>
 void sparse_softmax_xent_forward(T* loss, T* lse, const T* logits, const I* labels, int64_t N, int64_t C) {
   // labels (N,) class indices, already checked to lie in [0, C); loss_n = lse_n - z_n,label
-#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const T* z = logits + n * C;
     T m = z[0];
@@ -74,7 +74,7 @@ template <class T, class I>
 void sparse_softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const I* labels,
                                   int64_t N, int64_t C) {
   // dz_nc = dloss_n * (softmax_nc - [c == label_n])
-#pragma omp parallel for if (N * C >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const T* z = logits + n * C;
     T* dz = dlogits + n * C;
@@ -112,7 +112,7 @@ void pointwise_loss_forward(int kind, T* loss, const T* pred, const T* target, i
     // One long row (e.g. a flat 2^24 vector): per-thread partial sums combined in thread order.
     double partial[256] = {};
     int used = 1;
-#pragma omp parallel
+#pragma omp parallel num_threads(intra_op_threads())
     {
       int t = omp_get_thread_num(), nt = omp_get_num_threads();
       if (t == 0) used = nt;
@@ -131,7 +131,7 @@ void pointwise_loss_forward(int kind, T* loss, const T* pred, const T* target, i
     loss[0] = T(s) / T(D);
     return;
   }
-#pragma omp parallel for if (N * D >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (N * D >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const T* p = pred + n * D;
     const T* y = target + n * D;
@@ -154,11 +154,11 @@ void pointwise_loss_backward(int kind, T* dpred, const T* dloss, const T* pred, 
   const T invD = T(1) / T(D);
   if (N == 1) {
     const T g = dloss[0] * invD;
-#pragma omp parallel for if (D >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (D >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
     for (int64_t d = 0; d < D; d++) dpred[d] = point_grad(kind, pred[d], target[d], param) * g;
     return;
   }
-#pragma omp parallel for if (N * D >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (N * D >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const T g = dloss[n] * invD;
     for (int64_t d = 0; d < D; d++) dpred[n * D + d] = point_grad(kind, pred[n * D + d], target[n * D + d], param) * g;

@@ -91,10 +91,10 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
     };
     if (outer == 1 && op == ReduceOp::Sum && total >= kParallelThreshold) {
       // One long row: per-thread partial sums, combined in a fixed order (deterministic).
-      int nt = omp_get_max_threads();
+      int nt = intra_op_threads();
       typename Acc<T>::type partial[256];
       nt = std::min(nt, 256);
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt)  // nt = intra_op_threads(), capped
       {
         int t = omp_get_thread_num(), n = omp_get_num_threads();
         int64_t chunk = (r + n - 1) / n;
@@ -108,12 +108,12 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
       out[0] = T(s);
       return;
     }
-#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) schedule(static)
+#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) num_threads(intra_op_threads()) schedule(static)
     for (int64_t o = 0; o < outer; o++) row(o);
     return;
   }
   // out[o, i] = reduce_j x[o, j, i]: accumulate whole inner rows so the loop over i vectorises.
-#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) schedule(static)
+#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) num_threads(intra_op_threads()) schedule(static)
   for (int64_t o = 0; o < outer; o++) {
     T* y = out + o * inner;
     const T* p = x + o * r * inner;
@@ -158,7 +158,7 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
 template <class T>
 void argmax_forward(int64_t* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool is_min) {
   const int64_t total = outer * r * inner;
-#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) schedule(static)
+#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t o = 0; o < outer; o++) {
     for (int64_t i = 0; i < inner; i++) {
       const T* p = x + o * r * inner + i;
@@ -179,7 +179,7 @@ void argmax_forward(int64_t* out, const T* x, int64_t outer, int64_t r, int64_t 
 template <class T>
 void softmax_forward(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool log) {
   const int64_t total = outer * r * inner;
-#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) schedule(static)
+#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t o = 0; o < outer; o++) {
     for (int64_t i = 0; i < inner; i++) {
       const T* p = x + o * r * inner + i;

@@ -18,7 +18,7 @@ void transpose_forward(T* out, const T* x, const Shape& out_shape, const int64_t
   }
   const int64_t inner = out_shape.d[nd - 1];
   const int64_t rows = n / inner;
-#pragma omp parallel for if (n >= kParallelThreshold) schedule(static)
+#pragma omp parallel for if (n >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
   for (int64_t row = 0; row < rows; row++) {
     int64_t off = 0, r = row;
     for (int i = nd - 2; i >= 0; i--) {

@@ -62,7 +62,7 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
     return;
   }
   const int64_t D = W->shape.d[0], K = W->shape.d[1], N = D ? x->numel / D : 0;
-  const int threads = omp_get_max_threads();
+  const int threads = intra_op_threads();
   TensorPtr dx = e.need(0) ? empty(x->dtype, x->shape, x->device()) : nullptr;
   TensorPtr dW = e.need(1) ? empty(W->dtype, W->shape, W->device()) : nullptr;
   TensorPtr db = (b && e.need(2)) ? empty(b->dtype, b->shape, b->device()) : nullptr;
