@@ -228,8 +228,8 @@ static void trace_numpy_round_trip(PyObject* arr, TensorImpl& t) {
     if (!py::isinstance<py::array>(base)) break;
     base = py::detail::array_proxy(base)->base;
   }
-  if (!from) from = find_variable_export(data);
-  if (!from || (!g && !any_tape_active() && from != find_variable_export(data))) return;
+  if (!from) from = find_numpy_export(data);
+  if (!from || (!g && !any_tape_active() && from != find_numpy_export(data))) return;
   log_event(Cause::NumpyRoundTrip, "numpy", {from}, t.id, t.dtype);
   t.flags = with_gen(t.flags, std::max<uint32_t>(g, 1) + 1);
 }
@@ -332,6 +332,12 @@ static TensorPtr to_tensor(PyObject* o, int hint, const char* op) {
       throw pft::TypeError(std::string(op) + ": cannot convert " + value_repr(o) + " (" + py_type_name(o) +
                            ") to a tensor: it is not a (nested) list of numbers of one shape");
     auto t = from_numpy(arr, op);
+    if (!python_seq && !py::isinstance<py::array>(o)) {  // a NumPy scalar: was it a tensor's .numpy()?
+      if (int64_t from = find_numpy_export(o)) {
+        log_event(Cause::NumpyRoundTrip, "numpy", {from}, t->id, t->dtype);
+        t->flags = with_gen(t->flags, 2);
+      }
+    }
     if (hint >= 0) return cast_checked(t, DType(hint), o, op);
     if (python_seq) {
       if (t->dtype == DType::Float64) return ops::cast(t, DType::Float32);
@@ -546,6 +552,7 @@ static PyObject* tensor_numpy(PyObject* self, PyObject*) {
     PyObject* empty_tuple = PyTuple_New(0);
     PyObject* r = PyObject_GetItem(a.ptr(), empty_tuple);
     Py_DECREF(empty_tuple);
+    if (r && gen_of(t->flags)) note_numpy_export(r, t->id);  // a round trip of the scalar can be traced
     return r;
   }
   return to_numpy_view(t, self).release().ptr();
@@ -768,11 +775,12 @@ static PyObject* variable_numpy(PyObject* self, PyObject*) {
   PFT_TRY
   const TensorPtr& t = var_value(self);
   py::array a = to_numpy_copy(t);  // a copy: the variable changes in place later
-  note_variable_export(a.data(), t->id);
+  note_numpy_export(a.data(), t->id);
   if (t->ndim() == 0) {
     PyObject* empty_tuple = PyTuple_New(0);
     PyObject* r = PyObject_GetItem(a.ptr(), empty_tuple);
     Py_DECREF(empty_tuple);
+    if (r) note_numpy_export(r, t->id);
     return r;
   }
   return a.release().ptr();

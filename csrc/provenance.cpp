@@ -93,6 +93,11 @@ struct ProvLog {
   }
 };
 
+bool& in_backward() {
+  thread_local bool flag = false;
+  return flag;
+}
+
 static ProvLog& prov_log() {
   thread_local ProvLog log;
   return log;
@@ -145,17 +150,19 @@ void log_unrecorded(const char* op, const TensorImpl* const* inputs, int n, Tens
   out.flags = with_gen(out.flags, std::max<uint32_t>(g, 1) + 1);
 }
 
-void note_variable_export(const void* data, int64_t var_id) {
+void note_numpy_export(const void* data, int64_t var_id) {
   ProvLog& l = prov_log();
   l.export_ptr[l.export_next] = data;
   l.export_id[l.export_next] = var_id;
   l.export_next = (l.export_next + 1) % ProvLog::kExports;
 }
 
-int64_t find_variable_export(const void* data) {
+int64_t find_numpy_export(const void* data) {
   ProvLog& l = prov_log();
-  for (size_t i = 0; i < ProvLog::kExports; i++)
+  for (size_t k = 1; k <= ProvLog::kExports; k++) {  // newest first: freed buffers get reused
+    size_t i = (l.export_next + ProvLog::kExports - k) % ProvLog::kExports;
     if (l.export_ptr[i] == data) return l.export_id[i];
+  }
   return 0;
 }
 

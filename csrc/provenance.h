@@ -52,9 +52,14 @@ void log_event(Cause c, const char* op, std::initializer_list<int64_t> in_ids, i
 // Called for an op that no tape recorded: logs it when its inputs carry provenance or a tape is active.
 void log_unrecorded(const char* op, const TensorImpl* const* inputs, int n, TensorImpl& out);
 
-// NumPy exports of Variables (copies): remembered by data pointer so a round trip can be traced.
-void note_variable_export(const void* data, int64_t var_id);
-int64_t find_variable_export(const void* data);
+// Set while a tape plays its entries back: the backward ops read saved tensors with no tape recording,
+// which is not a cut anyone asked about, so nothing is logged for them.
+bool& in_backward();
+
+// NumPy exports that are copies (Variable.numpy(), the NumPy scalar of a rank-0 tensor): remembered by
+// data pointer / object address, newest first, so a round trip back into a tensor can be traced.
+void note_numpy_export(const void* data, int64_t var_id);
+int64_t find_numpy_export(const void* data);
 
 struct ExplainResult {
   bool connected = false;

@@ -85,7 +85,7 @@ void finish_op(const OpDef* op, const char* name, std::initializer_list<TensorPt
   uint32_t fl = 0;
   for (const TensorPtr& x : inputs)
     if (x) fl |= x->flags;
-  if (!active && !fl) return;  // the common eager case: nothing recorded, nothing to explain
+  if ((!active && !fl) || in_backward()) return;  // the common eager case, and backward passes: nothing to explain
   const TensorImpl* raw[kMaxOpInputs] = {};
   int n = 0;
   for (const TensorPtr& x : inputs)
@@ -171,6 +171,11 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
   // A non-persistent tape stops recording (TF); a persistent one inside its context records its own
   // backward pass (second order from one tape), appending entries the sweep below never visits.
   PauseRecording pause(this, !persistent);
+  struct InBackward {
+    bool was = in_backward();
+    InBackward() { in_backward() = true; }
+    ~InBackward() { in_backward() = was; }
+  } in_bw;
 
   // 1. Entries on a path from a source: forward sweep marking everything reachable from the sources.
   std::unordered_set<int64_t> reach(source_ids.begin(), source_ids.end());

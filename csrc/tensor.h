@@ -167,7 +167,7 @@ StoragePtr alloc_storage(size_t nbytes, Device dev);
 int64_t next_tensor_id();
 
 constexpr uint32_t kFlagVariable = 1u;
-constexpr uint32_t kGenShift = 1, kGenMask = 0x1Fu << kGenShift, kMaxGen = 16;
+constexpr uint32_t kGenShift = 1, kGenMask = 0xFFu << kGenShift, kMaxGen = 200;
 inline uint32_t gen_of(uint32_t flags) { return (flags & kGenMask) >> kGenShift; }
 inline uint32_t with_gen(uint32_t flags, uint32_t g) { return (flags & ~kGenMask) | (g << kGenShift); }
 

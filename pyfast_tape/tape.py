@@ -100,11 +100,7 @@ def _explain(tape: "GradientTape", target: Any, source: Any) -> str:
     if d["path_found"] and d["cuts"]:
         cut = d["cuts"][0]
         text = _CAUSES.get(cut["cause"], "`{op}` was not recorded").format(op=cut["op"], dtype=cut["dtype"])
-        msg = head + f"the path from it to the target is cut at {_at(cut)}: {text}."
-        later = [c for c in d["cuts"][1:] if c["cause"] not in ("unwatched", "outside_tape") or c is d["cuts"][-1]]
-        if len(d["cuts"]) > 1 and later and later[0]["line"] != cut["line"]:
-            msg += f" (The path also passes through unrecorded ops after it, e.g. `{later[0]['op']}` at {_at(later[0])}.)"
-        return msg
+        return head + f"the path from it to the target is cut at {_at(cut)}: {text}."
     assigns = [e for e in events if e["cause"] == "assign"]
     if assigns:
         return head + (f"it reaches the target only through an assignment at {_at(assigns[0])}: "

@@ -123,11 +123,6 @@ def test_seed_linreg_loss_outside_the_tape():
 @pytest.mark.parametrize("convert", [tf.constant, tf.convert_to_tensor], ids=["constant", "convert_to_tensor"])
 @pytest.mark.parametrize("export", [operator.methodcaller("numpy"), np.asarray], ids=[".numpy()", "np.asarray"])
 def test_numpy_round_trip(request, export, convert, shape):
-    if shape == () and request.node.callspec.id.startswith(".numpy()"):
-        request.applymarker(pytest.mark.xfail(
-            reason="BUG: .numpy() of a 0-d tensor returns a NumPy scalar with no base; tf.constant/convert_to_tensor "
-                   "of it is not traced as a NumPy round trip (generic 'may have gone through NumPy by copy' message, "
-                   "no line)", strict=True))
     w = tf.Variable(np.full(shape, 2.0, np.float32))
     with tf.GradientTape() as tape:
         y = w * 3.0
@@ -150,10 +145,6 @@ def test_numpy_round_trip_of_a_variable(convert, shape):
     assert_none_and_explained(tape, z, w, NUMPY, cut_at("var-numpy"))
 
 
-@pytest.mark.xfail(reason="BUG: find_variable_export() scans the 64-entry export table from slot 0 and returns the "
-                          "first (oldest) match; a freed .numpy() copy of an earlier Variable at the same address wins, "
-                          "so the round trip is credited to the wrong Variable and explain() says 'never read'",
-                   strict=True)
 def test_numpy_round_trip_of_variables_in_a_loop():
     """W and b (same shape) both go through .numpy() each step: every step must name the round-trip line."""
     W = tf.Variable([[0.5]], name="W")
@@ -292,10 +283,6 @@ def test_variable_replaced_by_a_tensor():
                                                     "any tape", "x.assign_add(1)")
 
 
-@pytest.mark.xfail(reason="BUG (or documented limit): provenance stops after kMaxGen=16 unrecorded generations "
-                          "(log_unrecorded: `if (g >= kMaxGen) return`), so a loss of >=16 ops computed after the tape "
-                          "closed gets the generic 'the target was not computed from it by any op ...' message "
-                          "instead of naming the first op outside the tape", strict=True)
 def test_long_loss_after_the_tape_closed():
     w = tf.Variable(2.0)
     with tf.GradientTape() as tape:
@@ -571,10 +558,6 @@ def test_event_counting_probe_sees_the_mistake_step():
     assert not alive()
 
 
-@pytest.mark.xfail(reason="BUG: the backward ops run by gradient() consume the tape's saved tensors (generation 1) "
-                          "with no tape active, so finish_op logs each as an 'outside_tape' event at the gradient() "
-                          "line (4 per seed linreg step, ~175 ns each, ~8% of the step) and flags the gradients, so "
-                          "later ops on them (g * 0.5) are logged too", strict=True)
 def test_seed_linreg_step_logs_no_events():
     """The issue: with nothing to explain, the seed linear-regression step must not log anything."""
     t = _provenance_tensor()
