@@ -173,7 +173,7 @@ static TensorPtr from_numpy(py::array arr, const char* op) {
   }
   const int flags = py::detail::array_proxy(arr.ptr())->flags;
   if (!(flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) || !(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-    arr = py::array::ensure(arr, py::array::c_style | py::array::forcecast);
+    arr = py::array(arr.attr("copy")("C"));  // a fresh copy: C-contiguous and aligned (ensure() keeps misalignment)
   if (arr.ndim() > kMaxRank)
     throw InvalidArgument("tensors of rank > 8 are not supported (got an array of rank " + std::to_string(arr.ndim()) + ")");
   Shape s;

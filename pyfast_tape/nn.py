@@ -31,3 +31,7 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any, logits: Any,
             f"which is outside the valid range of [0, {depth})")
     onehot = _core.one_hot(labels, depth, dtype=logits.dtype)
     return softmax_cross_entropy_with_logits(onehot, logits)
+
+
+__all__ = ["log_softmax", "relu", "sigmoid", "softmax", "tanh", "softmax_cross_entropy_with_logits",
+           "sparse_softmax_cross_entropy_with_logits"]

@@ -6,8 +6,9 @@ No framework (and no pyfast_tape) is imported here: every peer imports only its 
 Timing model (the same for every peer): ``run(n)`` executes n repetitions and waits for the results
 (``block_until_ready`` for JAX, nothing for the synchronous peers); a *sample* is one ``run(n)`` with n
 chosen so a sample lasts about ``sample_s``; the per-repetition time of a sample is its duration / n. After
-a warm-up we take samples until the workload's time budget is spent (at least ``min_samples``), and report
-the minimum and the median of the per-repetition times. The garbage collector is off while a sample runs.
+a warm-up (the correctness run, where there is one) and the calibration of n, we take samples until the
+workload's time budget is spent (at least ``min_samples``) and report the minimum and the median of the
+per-repetition times. The garbage collector is off while a sample runs.
 """
 from __future__ import annotations
 
@@ -56,14 +57,22 @@ def pin_threads(threads: int) -> None:
 
 # ---- timing ------------------------------------------------------------------------------------------------
 def bench(run: Callable[[int], Any], budget_s: float, sample_s: float, min_samples: int = 3,
-          max_samples: int = 2000, warmup: int = 2) -> Dict[str, Any]:
-    """Times `run(n)` (n repetitions, synchronised at the end); returns seconds per repetition."""
+          max_samples: int = 2000, warmup: int = 1) -> Dict[str, Any]:
+    """Times `run(n)` (n repetitions, synchronised at the end); returns seconds per repetition.
+
+    `warmup` single repetitions first (0 where the correctness run has just warmed the workload up), then
+    n doubles until a run lasts half a sample (these runs warm up too) and is scaled to ~`sample_s`."""
     for _ in range(warmup):
         run(1)
-    t0 = time.perf_counter()
-    run(1)
-    one = max(time.perf_counter() - t0, 1e-9)
-    n = max(1, int(sample_s / one))
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        run(n)
+        dt = time.perf_counter() - t0
+        if dt >= sample_s / 2 or n >= 1 << 20:
+            break
+        n *= 2
+    n = max(1, round(n * sample_s / max(dt, 1e-9)))
     times: List[float] = []
     gc.collect()
     start = time.perf_counter()

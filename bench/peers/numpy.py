@@ -167,13 +167,14 @@ def main() -> None:
         if step is None:
             continue
         rep.check(name, lambda step=step, steps=steps: common.train_check(step, to_float, steps))
-        rep.time(name, common.calls(step), "w4" if name == "W4" else "small", **({"warmup": 1} if name == "W4" else {}))
+        kind, kw = ("w4", {"warmup": 0}) if name == "W4" else ("small", {})
+        rep.time(name, common.calls(step), kind, **kw)
 
     for name, fn, args in (("W5 mse", mse, (d["w5_true"], d["w5_pred"])),
                            ("W5 huber", huber, (d["w5_true"], d["w5_pred"])),
                            ("W5 ce", lambda lg, lb: softmax_ce(lg, lb), (d["ce_logits"], d["ce_labels"]))):
         rep.check(name, lambda fn=fn, args=args: [to_float(fn(*args)[0])])
-        rep.time(name, common.calls(lambda fn=fn, args=args: fn(*args)), "w5")
+        rep.time(name, common.calls(lambda fn=fn, args=args: fn(*args)), "w5", warmup=0)
 
     a, b = np.array([1.0], f32), np.array([2.0], f32)
 

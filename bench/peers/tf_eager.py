@@ -156,7 +156,7 @@ def workloads(tf: Any, rep: common.Report, cfg: Dict[str, Any], d: Dict[str, Any
     step = rep.attempt("W4", lambda: wrap(_large_mlp(tf, d)))
     if step is not None:
         rep.check("W4", lambda: common.train_check(step, to_float, cfg["w4_check_steps"]))
-        rep.time("W4", common.calls(step), "w4", warmup=1)
+        rep.time("W4", common.calls(step), "w4", warmup=0)
     del step
 
     if before_w5 is not None:
@@ -171,7 +171,7 @@ def workloads(tf: Any, rep: common.Report, cfg: Dict[str, Any], d: Dict[str, Any
         if f is None:
             continue
         rep.check(name, lambda f=f, args=args: [to_float(f(*args)[0])])
-        rep.time(name, common.calls(lambda f=f, args=args: f(*args)), "w5")
+        rep.time(name, common.calls(lambda f=f, args=args: f(*args)), "w5", warmup=0)
 
     if not dispatch:
         rep.note("W6", "per-op dispatch is an eager notion: not measured under tf.function")
@@ -195,14 +195,14 @@ def main(peer: str = "tf_eager", compiled: bool = False) -> None:
     cfg = common.load_config()
     common.pin_threads(cfg["threads"])
     rep = common.Report(peer, cfg)
-    if not compiled:
-        rep.store("W6 import", rep.attempt("W6 import", lambda: common.import_time("tensorflow",
-                                                                                   cfg["import_reps_peer"])))
     try:
         import tensorflow as tf
     except Exception as e:  # noqa: BLE001
         common.skip(peer, f"import tensorflow failed: {type(e).__name__}: {e}")
     import keras
+    if not compiled:
+        rep.store("W6 import", rep.attempt("W6 import", lambda: common.import_time("tensorflow",
+                                                                                   cfg["import_reps_peer"])))
     tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
     tf.config.threading.set_inter_op_parallelism_threads(cfg["threads"])
     rep.out["versions"].update(tensorflow=tf.__version__, keras=keras.__version__)

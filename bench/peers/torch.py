@@ -106,11 +106,11 @@ def main() -> None:
     cfg = common.load_config()
     common.pin_threads(cfg["threads"])
     rep = common.Report("torch", cfg)
-    rep.store("W6 import", rep.attempt("W6 import", lambda: common.import_time("torch", cfg["import_reps_peer"])))
     try:
         import torch
     except Exception as e:  # noqa: BLE001
         common.skip("torch", f"import torch failed: {type(e).__name__}: {e}")
+    rep.store("W6 import", rep.attempt("W6 import", lambda: common.import_time("torch", cfg["import_reps_peer"])))
     torch.set_num_threads(cfg["threads"])
     rep.out["versions"]["torch"] = torch.__version__
     F = torch.nn.functional
@@ -123,7 +123,8 @@ def main() -> None:
         if step is None:
             continue
         rep.check(name, lambda step=step, steps=steps: common.train_check(step, to_float, steps))
-        rep.time(name, common.calls(step), "w4" if name == "W4" else "small", **({"warmup": 1} if name == "W4" else {}))
+        kind, kw = ("w4", {"warmup": 0}) if name == "W4" else ("small", {})
+        rep.time(name, common.calls(step), kind, **kw)
 
     yt = torch.from_numpy(d["w5_true"])
     yp = torch.from_numpy(d["w5_pred"]).requires_grad_(True)
@@ -137,7 +138,7 @@ def main() -> None:
             loss = loss_fn(pred, target)
             return loss, torch.autograd.grad(loss, (pred,))[0]
         rep.check(name, lambda f=f: [to_float(f()[0])])
-        rep.time(name, common.calls(f), "w5")
+        rep.time(name, common.calls(f), "w5", warmup=0)
 
     a, b = torch.tensor([1.0]), torch.tensor([2.0])
     a_watched = a.clone().requires_grad_(True)

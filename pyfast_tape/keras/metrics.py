@@ -16,7 +16,7 @@ with ``CategoricalCrossentropy`` give categorical accuracy, integer labels with
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Tuple, Type
 
 import numpy as np
 
@@ -76,7 +76,9 @@ def _np_sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> "np.ndarray[Any
         yt = np.squeeze(yt, -1)
         reshape = True
     pred = np.argmax(yp, axis=-1)
-    matches = np.asarray(yt.astype(np.float64) == pred.astype(np.float64), dtype=np.float32)
+    if yt.dtype.kind not in "iu":  # float labels compare as numbers (Keras casts the argmax to their dtype)
+        pred = pred.astype(yt.dtype)
+    matches = np.asarray(yt == pred, dtype=np.float32)
     return matches.reshape(shape) if reshape else matches
 
 

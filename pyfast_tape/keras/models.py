@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,13 +68,31 @@ class Model(Layer):
     stop_training: bool = False
     history: Optional[History] = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise NotImplementedError("The functional form keras.Model(inputs, outputs) is not supported by "
+                                      "pyfast_tape yet: use keras.Sequential, or subclass keras.Model and define "
+                                      "call()")
+        super().__init__(**kwargs)
+
     @property
     def layers(self) -> List[Layer]:
-        return list(getattr(self, "_layers", []))
+        """Sequential's layers; for a subclassed Model, the layers assigned to its attributes (directly or in
+        lists/tuples), in assignment order, as Keras tracks them."""
+        own = self.__dict__.get("_layers")
+        if own is not None:
+            return list(own)
+        found: List[Layer] = []
+        for value in self.__dict__.values():
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for item in items:
+                if isinstance(item, Layer) and item is not self and all(item is not f for f in found):
+                    found.append(item)
+        return found
 
     @property
     def weights(self) -> List[Variable]:
-        return [w for layer in self.layers for w in layer.weights]
+        return list(self.__dict__.get("_weights", ())) + [w for layer in self.layers for w in layer.weights]
 
     @property
     def variables(self) -> List[Variable]:
@@ -84,13 +102,18 @@ class Model(Layer):
     def trainable_variables(self) -> List[Variable]:
         if not self.trainable:
             return []
-        return [w for layer in self.layers for w in layer.trainable_variables]
+        out = [w for layer in self.layers for w in layer.trainable_variables]
+        own = self.__dict__.get("_weights")
+        if own:  # weights the model made itself with add_weight
+            out = [v for v in own if v.trainable] + out
+        return out
 
     trainable_weights = trainable_variables
 
     @property
     def non_trainable_variables(self) -> List[Variable]:
-        return [w for layer in self.layers for w in layer.non_trainable_variables]
+        own = [v for v in self.__dict__.get("_weights", ()) if not (self.trainable and v.trainable)]
+        return own + [w for layer in self.layers for w in layer.non_trainable_variables]
 
     def get_weights(self) -> List[NDArray[Any]]:
         return [w.numpy() for w in self.weights]
@@ -99,11 +122,16 @@ class Model(Layer):
         weights = list(weights)
         if len(weights) != len(self.weights):
             raise ValueError(f"Model {self.name} expects {len(self.weights)} weights, received {len(weights)}")
-        i = 0
+        i = len(self.__dict__.get("_weights", ()))
+        if i:
+            Layer.set_weights(self, weights[:i])
         for layer in self.layers:
             n = len(layer.weights)
             layer.set_weights(weights[i:i + n])
             i += n
+
+    def count_params(self) -> int:
+        return int(sum(int(np.prod(tuple(v.shape))) for v in self.weights))
 
     # ---- compile ---------------------------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None, metrics: Any = None,
@@ -137,6 +165,7 @@ class Model(Layer):
         self._compile_metrics: Optional[List[metrics_module.Metric]] = None  # built on the first batch (shapes)
         self._compile_weighted_metrics: List[metrics_module.Metric] = []
         self._loss_tracker = metrics_module.Mean(name="loss")
+        self.__dict__["_log_order"] = None
         self.compiled = True
         self.stop_training = False
 
@@ -170,6 +199,7 @@ class Model(Layer):
                 if m.name in names:
                     m.name = f"weighted_{m.name}"
             self._compile_weighted_metrics = weighted
+            self.__dict__["_log_order"] = None
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> Any:
@@ -184,17 +214,17 @@ class Model(Layer):
 
     def get_metrics_result(self) -> Logs:
         """The current value of every metric, by name, sorted (Keras's logs)."""
-        logs: Logs = {}
-        counts: Dict[str, int] = {}
-        for m in self.metrics:
-            name = m.name
-            if name in counts:
-                counts[name] += 1
-                name = f"{name}_{counts[name] - 1}"
-            else:
-                counts[name] = 1
-            logs[name] = m._result_float()
-        return dict(sorted(logs.items()))
+        order = self.__dict__.get("_log_order")
+        if order is None or len(order) != len(self.metrics):
+            named: Dict[str, metrics_module.Metric] = {}
+            for m in self.metrics:
+                name, k = m.name, 1
+                while name in named:  # Keras: a repeated name gets a suffix
+                    name, k = f"{m.name}_{k}", k + 1
+                named[name] = m
+            order = sorted(named.items())
+            self.__dict__["_log_order"] = order
+        return {name: m._result_float() for name, m in order}
 
     def _flatten_metrics_in_order(self, logs: Logs) -> Union[float, List[float]]:
         names = [m.name for m in self.metrics]
