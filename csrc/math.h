@@ -3,6 +3,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define PFT_HD __host__ __device__ __forceinline__
@@ -13,15 +14,39 @@
 namespace pft {
 namespace math {
 
+// e^x for x <= 0 (every exp in softmax, cross-entropy and sigmoid has a non-positive argument after the
+// max subtraction). float: Cephes' range reduction and degree-6 polynomial, within 2 ulp of expf, written
+// so loops over it vectorise (glibc's vector expf needs -ffast-math, which would break TF's rounding
+// elsewhere); arguments below -87 (results below 1.7e-38) give 0, NaN stays NaN. double: std::exp.
+template <class T>
+PFT_HD T exp_nonpos(T x) {
+  return std::exp(x);
+}
+template <>
+PFT_HD float exp_nonpos<float>(float x) {
+  const float xc = x >= -87.0f ? x : -87.0f;  // NaN compares false: clamped here, restored below
+  const float fx = std::floor(xc * 1.44269504088896341f + 0.5f);
+  float r = xc - fx * 0.693359375f;
+  r = r - fx * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const uint32_t bits = uint32_t(int32_t(fx) + 127) << 23;  // 2^fx, fx in [-126, 0]
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  const float y = x >= -87.0f ? p * scale : 0.0f;
+  return x != x ? x : y;
+}
+
 // Logistic sigmoid without overflow: exp of a non-positive argument only.
 template <class T>
 PFT_HD T sigmoid(T x) {
-  if (x >= T(0)) {
-    T z = std::exp(-x);
-    return T(1) / (T(1) + z);
-  }
-  T z = std::exp(x);
-  return z / (T(1) + z);
+  const T z = exp_nonpos(x >= T(0) ? -x : x);
+  return x >= T(0) ? T(1) / (T(1) + z) : z / (T(1) + z);
 }
 
 template <class T>
@@ -80,7 +105,7 @@ PFT_HD T bce_prob_grad(T z, T p, T eps) {  // d/dp; zero where the clip is activ
 template <class T>
 PFT_HD T bce_logit(T z, T x) {
   T ax = x < T(0) ? -x : x;
-  return (x > T(0) ? x : T(0)) - x * z + std::log1p(std::exp(-ax));
+  return (x > T(0) ? x : T(0)) - x * z + std::log1p(exp_nonpos(-ax));
 }
 template <class T>
 PFT_HD T bce_logit_grad(T z, T x) { return sigmoid(x) - z; }

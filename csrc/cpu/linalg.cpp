@@ -82,7 +82,7 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t
       for (int64_t k = 1; k < K; k++) m = y[k] > m ? y[k] : m;
       T s = T(0);
       for (int64_t k = 0; k < K; k++) {
-        y[k] = std::exp(y[k] - m);
+        y[k] = math::exp_nonpos(T(y[k] - m));
         s += y[k];
       }
       const T inv = T(1) / s;

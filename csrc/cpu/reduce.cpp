@@ -189,7 +189,7 @@ void softmax_forward(T* out, const T* x, int64_t outer, int64_t r, int64_t inner
       for (int64_t j = 1; j < r; j++) m = std::max(m, p[j * inner]);
       T s = T(0);
       for (int64_t j = 0; j < r; j++) {
-        T e = std::exp(p[j * inner] - m);
+        T e = math::exp_nonpos(T(p[j * inner] - m));
         if (!log) y[j * inner] = e;
         s += e;
       }
