@@ -3,7 +3,11 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <sys/mman.h>
+
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "cpu/kernels.h"
 
@@ -27,6 +31,65 @@ int64_t next_tensor_id() { return g_next_id.fetch_add(1, std::memory_order_relax
 
 static void free_heap(void*, void* data) { std::free(data); }
 
+// Large buffers (>= 1 MiB) are recycled by exact (rounded) size: a training step allocates the same
+// sizes every iteration, and a fresh mapping costs a page fault per 4 KiB, a large part of a
+// memory-bound kernel's time. New blocks of 8 MiB and more are 2 MiB aligned and advised for huge pages. The cache
+// holds at most PYFAST_TAPE_CACHE_MB (default 1024) MiB of free blocks.
+namespace {
+constexpr size_t kLargeBlock = size_t(1) << 20;
+struct BlockCache {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;
+  size_t cached = 0;
+  size_t limit = [] {
+    const char* env = std::getenv("PYFAST_TAPE_CACHE_MB");
+    return (env ? size_t(std::strtoull(env, nullptr, 10)) : size_t(1024)) << 20;
+  }();
+};
+BlockCache& block_cache() {
+  static BlockCache* c = new BlockCache();  // never destroyed: storages may be freed during interpreter exit
+  return *c;
+}
+}  // namespace
+
+static void release_large(void* ctx, void* data) {
+  const size_t size = size_t(reinterpret_cast<uintptr_t>(ctx));
+  BlockCache& c = block_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.cached + size <= c.limit) {
+    c.free_blocks.emplace(size, data);
+    c.cached += size;
+  } else {
+    std::free(data);
+  }
+}
+
+static void* alloc_large(size_t size) {
+  BlockCache& c = block_cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.free_blocks.find(size);
+    if (it != c.free_blocks.end()) {
+      void* p = it->second;
+      c.free_blocks.erase(it);
+      c.cached -= size;
+      return p;
+    }
+  }
+  const bool huge = size >= (size_t(8) << 20);  // huge pages only where the 2 MiB rounding is cheap
+  void* p = std::aligned_alloc(huge ? (size_t(2) << 20) : 64, size);
+  if (p && huge) madvise(p, size, MADV_HUGEPAGE);
+  return p;
+}
+
+void release_cached_blocks() {
+  BlockCache& c = block_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto& kv : c.free_blocks) std::free(kv.second);
+  c.free_blocks.clear();
+  c.cached = 0;
+}
+
 StoragePtr alloc_storage(size_t nbytes, Device dev) {
   if (dev.type != DeviceType::CPU)
     throw RuntimeError("pyfast_tape was built without CUDA support; GPU tensors are unavailable");
@@ -35,6 +98,19 @@ StoragePtr alloc_storage(size_t nbytes, Device dev) {
   s->device = dev;
   if (nbytes <= sizeof(s->small)) {
     s->data = s->small;  // one allocation for control block, storage and data
+  } else if (nbytes >= kLargeBlock) {
+    const size_t unit = nbytes >= (size_t(8) << 20) ? (size_t(2) << 20) : (size_t(64) << 10);
+    const size_t rounded = (nbytes + unit - 1) & ~(unit - 1);
+    void* p = alloc_large(rounded);
+    if (!p) {
+      release_cached_blocks();
+      p = alloc_large(rounded);
+    }
+    if (!p)
+      throw ResourceExhausted("out of memory allocating " + std::to_string(nbytes) + " bytes on the CPU");
+    s->data = p;
+    s->release = release_large;
+    s->release_ctx = reinterpret_cast<void*>(uintptr_t(rounded));
   } else {
     // 64-byte alignment for AVX loads and to keep threads off each other's cache lines.
     size_t rounded = (nbytes + 63) & ~size_t(63);

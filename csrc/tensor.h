@@ -163,6 +163,8 @@ struct Storage {
 using StoragePtr = std::shared_ptr<Storage>;
 
 StoragePtr alloc_storage(size_t nbytes, Device dev);
+// Frees the cached large CPU blocks (tensor.cpp keeps freed blocks >= 1 MiB for reuse).
+void release_cached_blocks();
 
 int64_t next_tensor_id();
 
