@@ -31,6 +31,8 @@ from .tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: E
 from .variables import Variable  # noqa: E402
 from . import math, nn, keras, config, test  # noqa: E402
 from .function import function  # noqa: E402
+from ._core import from_dlpack  # noqa: E402
+from . import experimental  # noqa: E402
 from .ops import clip_by_value, expand_dims, squeeze  # noqa: E402
 
 truediv = divide
@@ -45,5 +47,5 @@ __all__ = [
     "negative", "not_equal", "one_hot", "pow", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum",
     "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
     "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test", "function", "clip_by_value",
-    "expand_dims", "squeeze",
+    "expand_dims", "squeeze", "from_dlpack", "experimental",
 ]

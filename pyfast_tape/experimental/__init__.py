@@ -1,0 +1,4 @@
+"""``tf.experimental``."""
+from . import dlpack
+
+__all__ = ["dlpack"]
