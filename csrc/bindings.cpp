@@ -767,9 +767,31 @@ static PyGetSetDef tensor_getset[] = {
     {"_id", get_id, nullptr, "unique tensor id (what the tape keys gradients by)", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
+static PyObject* g_getitem = nullptr;  // pyfast_tape.indexing.getitem(tensor, key)
+static PyObject* tensor_subscript(PyObject* self, PyObject* key) {
+  if (!g_getitem) {
+    PyErr_SetString(PyExc_TypeError, "tensor indexing is unavailable before pyfast_tape is imported");
+    return nullptr;
+  }
+  return PyObject_CallFunctionObjArgs(g_getitem, self, key, nullptr);
+}
+static PyObject* tensor_item(PyObject* self, Py_ssize_t i) {  // iteration over the first dimension
+  PyObject* key = PyLong_FromSsize_t(i);
+  if (!key) return nullptr;
+  PyObject* r = tensor_subscript(self, key);
+  Py_DECREF(key);
+  return r;
+}
+static PyMappingMethods tensor_as_mapping = [] {
+  PyMappingMethods m{};
+  m.mp_subscript = tensor_subscript;
+  return m;
+}();
+
 static PySequenceMethods tensor_as_sequence = [] {
   PySequenceMethods m{};
   m.sq_length = tensor_len;
+  m.sq_item = tensor_item;
   return m;
 }();
 
@@ -792,6 +814,7 @@ PyTypeObject TensorType = [] {
   t.tp_str = tensor_str;
   t.tp_as_number = &tensor_as_number;
   t.tp_as_sequence = &tensor_as_sequence;
+  t.tp_as_mapping = &tensor_as_mapping;
   t.tp_hash = tensor_hash;
   t.tp_flags = Py_TPFLAGS_DEFAULT;
   t.tp_doc = "An immutable multi-dimensional array with a dtype and a device (TensorFlow's EagerTensor).";
@@ -1006,6 +1029,7 @@ PyTypeObject VariableType = [] {
   t.tp_dealloc = variable_dealloc;
   t.tp_as_number = &tensor_as_number;
   t.tp_as_sequence = &tensor_as_sequence;
+  t.tp_as_mapping = &tensor_as_mapping;
   t.tp_hash = tensor_hash;
   t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC;
   t.tp_doc = "Mutable state read by ops; the Python class pyfast_tape.Variable derives from it.";
@@ -1415,6 +1439,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("to_dlpack", [](py::handle x) {
     return py::reinterpret_steal<py::object>(dlpack::to_capsule(arg_tensor(x, "to_dlpack")));
   });
+  m.def("strided_slice", [](py::handle x, std::vector<int64_t> begin, std::vector<int64_t> size,
+                            std::vector<int64_t> step) {
+    return wrap_obj(ops::strided_slice(arg_tensor(x, "strided_slice"), begin, size, step));
+  });
+  m.def("_register_getitem", [](py::object fn) { g_getitem = fn.release().ptr(); });
   m.def("attach_logits", [](py::handle y, py::handle logits) {
     if (!is_tensor(y.ptr()) || !is_tensor(logits.ptr())) throw pft::TypeError("attach_logits: expected two tensors");
     impl_of(y.ptr())->keras_logits = impl_of(logits.ptr());

@@ -17,6 +17,7 @@ from . import dtypes  # noqa: E402
 from .tensor_shape import TensorShape  # noqa: E402
 
 _core._register(list(dtypes._ALL), dtypes._code, TensorShape)
+from . import indexing as _indexing  # noqa: E402,F401  registers Tensor.__getitem__
 
 from . import errors, random  # noqa: E402
 from ._core import (  # noqa: E402  hot ops: re-exported directly, no Python frame per call

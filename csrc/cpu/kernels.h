@@ -108,6 +108,10 @@ void pointwise_loss_backward(int kind, T* dpred, const T* dloss, const T* pred, 
 template <class T>
 void transpose_forward(T* out, const T* x, const Shape& out_shape, const int64_t* x_strides_permuted);
 // indices (n,), out (n, depth) laid out as (outer, depth, inner) with the depth axis at position `axis`
+// The backward of a strided gather: out (zeroed by the caller) at the gathered positions = dy.
+// The positions are distinct (every step is non-zero), so this is a plain scatter.
+template <class T>
+void transpose_backward(T* dx, const T* dy, const Shape& dy_shape, const int64_t* x_strides_permuted);
 template <class T, class I>
 void one_hot_forward(T* out, const I* indices, int64_t outer, int64_t depth, int64_t inner, T on, T off);
 template <class T>

@@ -32,6 +32,31 @@ void transpose_forward(T* out, const T* x, const Shape& out_shape, const int64_t
   }
 }
 
+template <class T>
+void transpose_backward(T* dx, const T* dy, const Shape& dy_shape, const int64_t* xs) {
+  const int nd = dy_shape.ndim;
+  const int64_t n = dy_shape.numel();
+  if (n == 0) return;
+  if (nd == 0) {
+    dx[0] = dy[0];
+    return;
+  }
+  const int64_t inner = dy_shape.d[nd - 1];
+  const int64_t rows = n / inner;
+#pragma omp parallel for if (n >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
+  for (int64_t row = 0; row < rows; row++) {
+    int64_t off = 0, r = row;
+    for (int i = nd - 2; i >= 0; i--) {
+      off += (r % dy_shape.d[i]) * xs[i];
+      r /= dy_shape.d[i];
+    }
+    const T* g = dy + row * inner;
+    T* p = dx + off;
+    const int64_t s = xs[nd - 1];
+    for (int64_t j = 0; j < inner; j++) p[j * s] = g[j];
+  }
+}
+
 template <class T, class I>
 void one_hot_forward(T* out, const I* idx, int64_t outer, int64_t depth, int64_t inner, T on, T off) {
   // out is (outer, depth, inner); idx is (outer, inner). Out-of-range indices give an all-`off` row (TF).
@@ -48,6 +73,7 @@ void range_forward(T* out, double start, double delta, int64_t n) {
 
 #define PFT_INST(T)                                                                            \
   template void transpose_forward<T>(T*, const T*, const Shape&, const int64_t*);              \
+  template void transpose_backward<T>(T*, const T*, const Shape&, const int64_t*);             \
   template void one_hot_forward<T, int32_t>(T*, const int32_t*, int64_t, int64_t, int64_t, T, T); \
   template void one_hot_forward<T, int64_t>(T*, const int64_t*, int64_t, int64_t, int64_t, T, T);
 PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t) PFT_INST(bool)

@@ -68,6 +68,9 @@ void backward_by_composition(const TapeEntry& e, const TensorPtr& dout, TensorPt
 TensorPtr reshape(const TensorPtr& x, const std::vector<int64_t>& dims);
 TensorPtr reshape(const TensorPtr& x, const Shape& shape);
 TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm);
+// out[i] = x[begin + i * step] per dimension, out shape = size (steps may be negative, never 0).
+TensorPtr strided_slice(const TensorPtr& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size,
+                        const std::vector<int64_t>& step);
 TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off, int64_t axis, DType dt);
 TensorPtr range(double start, double limit, double delta, DType dt);
 TensorPtr random_normal(const Shape& shape, double mean, double stddev, DType dt, uint64_t seed);

@@ -93,6 +93,92 @@ TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
   return out;
 }
 
+// ---- strided slice --------------------------------------------------------------------------------------
+// The slice parameters (begin, size, step per dimension) ride along as a small int64 tensor.
+static TensorPtr slice_params(const std::vector<int64_t>& begin, const std::vector<int64_t>& size,
+                              const std::vector<int64_t>& step) {
+  const int64_t nd = int64_t(begin.size());
+  auto p = empty(DType::Int64, Shape{3, nd});
+  for (int64_t i = 0; i < nd; i++) {
+    p->data<int64_t>()[i] = begin[size_t(i)];
+    p->data<int64_t>()[nd + i] = size[size_t(i)];
+    p->data<int64_t>()[2 * nd + i] = step[size_t(i)];
+  }
+  return p;
+}
+static void unpack_params(const TensorPtr& p, std::vector<int64_t>& begin, std::vector<int64_t>& size,
+                          std::vector<int64_t>& step) {
+  const int64_t nd = p->shape.d[1];
+  const int64_t* q = p->data<int64_t>();
+  begin.assign(q, q + nd);
+  size.assign(q + nd, q + 2 * nd);
+  step.assign(q + 2 * nd, q + 3 * nd);
+}
+// The element offset of the first gathered element and the per-dimension strides of the gather.
+static int64_t gather_strides(const Shape& xs, const std::vector<int64_t>& begin, const std::vector<int64_t>& step,
+                              int64_t* st) {
+  int64_t off = 0, s = 1;
+  for (int i = xs.ndim - 1; i >= 0; i--) {
+    st[i] = s * step[size_t(i)];
+    off += s * begin[size_t(i)];
+    s *= xs.d[i];
+  }
+  return off;
+}
+
+static TensorPtr slice_grad(const TensorPtr& dy, const Shape& x_shape, const TensorPtr& params);
+
+static void slice_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  din[0] = slice_grad(dout[0], e.in[0]->shape, e.saved);
+}
+static const OpDef kStridedSlice = {"strided_slice", slice_backward};
+
+static void slice_grad_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  std::vector<int64_t> b, s, st;
+  unpack_params(e.saved, b, s, st);
+  din[0] = strided_slice(dout[0], b, s, st);  // the adjoint of a scatter is the gather
+}
+static const OpDef kSliceGrad = {"strided_slice_grad", slice_grad_backward};
+
+static TensorPtr slice_grad(const TensorPtr& dy, const Shape& x_shape, const TensorPtr& params) {
+  std::vector<int64_t> b, s, st;
+  unpack_params(params, b, s, st);
+  auto dx = full(dy->dtype, x_shape, 0.0, dy->device());
+  int64_t strides[kMaxRank];
+  const int64_t off = gather_strides(x_shape, b, st, strides);
+  dispatch_float(dy->dtype, "strided_slice", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::transpose_backward<T>(dx->data<T>() + off, dy->data<T>(), dy->shape, strides);
+  });
+  finish_op(&kSliceGrad, "strided_slice_grad", {dy}, dx, nullptr, 0, 0.0, params);
+  return dx;
+}
+
+TensorPtr strided_slice(const TensorPtr& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size,
+                        const std::vector<int64_t>& step) {
+  const int nd = x->ndim();
+  if (int(begin.size()) != nd || int(size.size()) != nd || int(step.size()) != nd)
+    throw InvalidArgument("strided_slice: begin/size/step need one entry per dimension of " + describe(*x));
+  for (int i = 0; i < nd; i++) {
+    const int64_t b = begin[size_t(i)], n = size[size_t(i)], s = step[size_t(i)];
+    const int64_t last = b + (n - 1) * s;
+    if (s == 0 || n < 0 || (n > 0 && (b < 0 || b >= x->shape.d[i] || last < 0 || last >= x->shape.d[i])))
+      throw InvalidArgument("strided_slice: slice [" + std::to_string(b) + " : +" + std::to_string(n) + " step " +
+                            std::to_string(s) + "] is out of bounds for dimension " + std::to_string(i) + " of " +
+                            describe(*x));
+  }
+  Shape os = Shape::of(size.data(), nd);
+  auto out = empty(x->dtype, os, x->device());
+  int64_t strides[kMaxRank];
+  const int64_t off = os.numel() ? gather_strides(x->shape, begin, step, strides) : 0;
+  dispatch_all(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (os.numel()) cpu::transpose_forward<T>(out->data<T>(), x->data<T>() + off, os, strides);
+  });
+  finish_op(&kStridedSlice, "strided_slice", {x}, out, nullptr, 0, 0.0, slice_params(begin, size, step));
+  return out;
+}
+
 TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off, int64_t axis, DType dt) {
   if (!is_integer(indices->dtype))
     throw TypeError("one_hot: indices must be int32 or int64, got " + describe(*indices));
