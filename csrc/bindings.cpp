@@ -384,6 +384,13 @@ static TensorPtr cast_checked(const TensorPtr& t, DType want, PyObject* src, con
   if (!ok)
     throw pft::TypeError(std::string(op) + ": cannot convert " + value_repr(src) + " (" + dtype_name(t->dtype) +
                          ") to a tensor of dtype " + dtype_name(want) + " without losing information; use tf.cast");
+  if (want == DType::Int32 && t->dtype == DType::Int64) {  // values, not bits: never wrap silently
+    const int64_t* p = t->data<int64_t>();
+    for (int64_t i = 0; i < t->numel; i++)
+      if (p[i] > INT32_MAX || p[i] < INT32_MIN)
+        throw InvalidArgument(std::string(op) + ": value " + std::to_string(p[i]) + " in " + value_repr(src) +
+                              " is out of range for int32; use int64");
+  }
   // A freshly converted value is not on any tape: cast it directly.
   return ops::cast(t, want);
 }
@@ -1530,6 +1537,11 @@ PYBIND11_MODULE(_core, m) {
         h.pushed = false;
       })
       .def_property_readonly("active", [](PyTapeHandle& h) { return h.pushed; })
+      .def("check_thread", [](PyTapeHandle& h) {
+        if (h.pushed && h.tape->owner != std::this_thread::get_id())
+          throw pft::RuntimeError("GradientTape: the tape is recording in another thread; use it from the thread "
+                                  "that entered it (after its `with` block)");
+      })
       .def_property(
           "recording", [](PyTapeHandle& h) { return h.tape->recording; },
           [](PyTapeHandle& h, bool r) { h.tape->recording = r; })

@@ -75,6 +75,8 @@ def as_dtype(value: object) -> DType:
     """Converts a DType, a NumPy dtype, a Python type or a name to a DType."""
     if isinstance(value, DType):
         return value
+    if value is None:
+        raise TypeError("Cannot convert None to a pyfast_tape DType (pass tf.float32, tf.int32, ...)")
     if value is builtins.bool:
         return bool
     if isinstance(value, str) and value in _BY_NAME:

@@ -9,28 +9,26 @@ from ._core import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 
 def softmax_cross_entropy_with_logits(labels: Any, logits: Any, axis: int = -1,
                                       name: Optional[str] = None) -> _core.Tensor:
-    """Per-example cross-entropy ``-sum(labels * log_softmax(logits))`` along `axis`."""
-    logits = _core.convert(logits)
-    labels = _core.convert(labels, logits.dtype)
-    return _core.negative(_core.reduce_sum(_core.multiply(labels, _core.log_softmax(logits, axis)), axis))
+    """Per-example cross-entropy ``-sum(labels * log_softmax(logits))`` along the last axis: one fused
+    native op (gradient for logits and labels)."""
+    logits = _core.convert(logits) if not isinstance(logits, (_core.Tensor, _core.VariableBase)) else logits
+    if axis not in (-1, len(logits.shape) - 1):
+        raise NotImplementedError("softmax_cross_entropy_with_logits: only the last axis is supported "
+                                  "(transpose the class axis last)")
+    try:
+        return _core.softmax_cross_entropy(labels, logits, 0.0)
+    except (TypeError, ValueError) as e:  # name the op the user called
+        raise type(e)(f"softmax_cross_entropy_with_logits: {e}") from None
 
 
 def sparse_softmax_cross_entropy_with_logits(labels: Any, logits: Any,
                                              name: Optional[str] = None) -> _core.Tensor:
-    """Per-example cross-entropy of integer class labels against logits (last axis)."""
-    logits = _core.convert(logits)
-    labels = _core.convert(labels)
-    if not labels.dtype.is_integer:
-        raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be int32 or int64, got {labels.dtype}")
-    depth = logits.shape[-1]
-    import numpy as np
-    lab = np.asarray(labels)
-    if lab.size and (lab.min() < 0 or lab.max() >= depth):
-        raise _core.InvalidArgumentError(
-            f"sparse_softmax_cross_entropy_with_logits: received a label value of {int(lab.max() if lab.max() >= depth else lab.min())} "
-            f"which is outside the valid range of [0, {depth})")
-    onehot = _core.one_hot(labels, depth, dtype=logits.dtype)
-    return softmax_cross_entropy_with_logits(onehot, logits)
+    """Per-example cross-entropy of integer class labels against logits (last axis): one fused native op;
+    labels outside [0, num_classes) raise InvalidArgumentError."""
+    try:
+        return _core.sparse_softmax_cross_entropy(labels, logits)
+    except (TypeError, ValueError) as e:  # name the op the user called
+        raise type(e)(f"sparse_softmax_cross_entropy_with_logits: {e}") from None
 
 
 __all__ = ["log_softmax", "relu", "sigmoid", "softmax", "tanh", "softmax_cross_entropy_with_logits",

@@ -44,11 +44,11 @@ def convert_to_tensor(value: Any, dtype: Any = None, dtype_hint: Any = None, nam
 
 
 def zeros(shape: Any, dtype: Any = float32, name: Optional[str] = None) -> Tensor:
-    return _core.fill_(shape, 0.0, as_dtype(dtype))
+    return _core.fill_(shape, 0.0, float32 if dtype is None else as_dtype(dtype))
 
 
 def ones(shape: Any, dtype: Any = float32, name: Optional[str] = None) -> Tensor:
-    return _core.fill_(shape, 1.0, as_dtype(dtype))
+    return _core.fill_(shape, 1.0, float32 if dtype is None else as_dtype(dtype))
 
 
 def zeros_like(input: Any, dtype: Any = None, name: Optional[str] = None) -> Tensor:

@@ -179,12 +179,9 @@ class GradientTape:
         nested structure of Tensors/Variables; the result mirrors it)."""
         mode = (unconnected_gradients if unconnected_gradients is UnconnectedGradients.NONE
                 else _as_unconnected(unconnected_gradients))
-        if self._active:
-            if not self._persistent:
-                self._tape.recording = False  # TF stops recording a non-persistent tape once gradient() is called
-            else:
-                _log.warning("Calling GradientTape.gradient on a persistent tape inside its context is "
-                             "significantly less efficient than calling it outside the context.")
+        if self._active and self._persistent:
+            _log.warning("Calling GradientTape.gradient on a persistent tape inside its context is "
+                         "significantly less efficient than calling it outside the context.")
         # Flat fast paths for the common shapes of the arguments (one tensor, a flat list of sources).
         flat_targets = [target] if isinstance(target, _TENSORISH) else _nest.flatten(target)
         single = isinstance(sources, _TENSORISH)
@@ -201,6 +198,8 @@ class GradientTape:
         else:
             flat_og = []
         grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
+        if self._active and not self._persistent:
+            self._tape.recording = False  # TF stops recording a non-persistent tape once gradient() has run
         _last_call.value = (self, flat_targets, flat_sources, grads)
         if mode is not UnconnectedGradients.NONE:
             if mode is UnconnectedGradients.RAISE and any(g is None for g in grads):
@@ -236,6 +235,7 @@ class GradientTape:
         Computed by one reverse sweep per target element; the result is not recorded by outer tapes."""
         self._check_usable()
         mode = _as_unconnected(unconnected_gradients)
+        self._tape.check_thread()
         if self._tape.active and not self._persistent:
             self._tape.recording = False
         flat_sources = _nest.flatten(sources)
@@ -274,6 +274,7 @@ class GradientTape:
         Assumes example b of the target depends only on example b of the source (as TF does)."""
         self._check_usable()
         mode = _as_unconnected(unconnected_gradients)
+        self._tape.check_thread()
         if self._tape.active and not self._persistent:
             self._tape.recording = False
         t = _core.convert(target)

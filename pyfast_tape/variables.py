@@ -35,6 +35,12 @@ class Variable(_core.VariableBase):
         if callable(initial_value):
             initial_value = initial_value()
         value = _core.convert(initial_value, None if dtype is None else as_dtype(dtype))
+        if shape is not None:
+            want = list(shape)
+            got = list(value.shape)
+            if len(want) != len(got) or any(w is not None and int(w) != g for w, g in zip(want, got)):
+                raise ValueError(f"The initial value's shape ({tuple(got)}) is not compatible with the explicitly "
+                                 f"supplied `shape` argument ({tuple(want)}).")
         if trainable is None:
             trainable = True
         super().__init__(value, bool(trainable))

@@ -6,17 +6,24 @@
 namespace pft {
 namespace ops {
 
+// Every (gradient, variable) pair is checked before any variable changes: an update is all or nothing.
+static void check_pairs(const char* op, const std::vector<TensorPtr>& vars, const std::vector<TensorPtr>& grads) {
+  for (size_t i = 0; i < vars.size(); i++) {
+    if (grads[i]->shape != vars[i]->shape || grads[i]->dtype != vars[i]->dtype)
+      throw InvalidArgument(std::string(op) + ": gradient " + describe(*grads[i]) + " does not match variable " +
+                            std::to_string(i) + " " + describe(*vars[i]) + "; nothing was updated");
+    if (!is_floating(vars[i]->dtype))
+      throw TypeError(std::string(op) + ": variable " + std::to_string(i) + " " + describe(*vars[i]) +
+                      " is not floating point; nothing was updated");
+  }
+}
+
 void sgd_apply(const std::vector<TensorPtr>& vars, const std::vector<TensorPtr>& grads,
                const std::vector<TensorPtr>& moms, double lr, double momentum, bool nesterov) {
+  check_pairs("SGD.apply_gradients", vars, grads);
   for (size_t i = 0; i < vars.size(); i++) {
     const TensorPtr& v = vars[i];
     const TensorPtr& g = grads[i];
-    if (g->shape != v->shape)
-      throw InvalidArgument("SGD.apply_gradients: gradient " + describe(*g) + " does not match variable " +
-                            describe(*v));
-    if (g->dtype != v->dtype)
-      throw InvalidArgument("SGD.apply_gradients: gradient dtype " + describe(*g) + " does not match variable " +
-                            describe(*v));
     dispatch_float(v->dtype, "SGD.apply_gradients", [&](auto tag) {
       using T = decltype(tag);
       T* m = moms.empty() ? nullptr : moms[i]->data<T>();
@@ -37,11 +44,10 @@ void adam_apply(const std::vector<TensorPtr>& vars, const std::vector<TensorPtr>
                 const std::vector<TensorPtr>& ms, const std::vector<TensorPtr>& vs,
                 const std::vector<TensorPtr>& vhats, double lr, double beta_1, double beta_2, double epsilon,
                 int64_t step) {
+  check_pairs("Adam.apply_gradients", vars, grads);
   for (size_t i = 0; i < vars.size(); i++) {
     const TensorPtr& v = vars[i];
     const TensorPtr& g = grads[i];
-    if (g->shape != v->shape || g->dtype != v->dtype)
-      throw InvalidArgument("Adam.apply_gradients: gradient " + describe(*g) + " does not match variable " + describe(*v));
     dispatch_float(v->dtype, "Adam.apply_gradients", [&](auto tag) {
       using T = decltype(tag);
       // Keras computes these in the variable's dtype: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)
