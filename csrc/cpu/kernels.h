@@ -18,6 +18,18 @@ constexpr int64_t kParallelThreshold = 1 << 15;
 int intra_op_threads();
 void set_intra_op_threads(int n);
 
+// body(i) for i in [0, n): in parallel when `parallel` holds, otherwise a plain loop that never enters
+// the OpenMP runtime (even `#pragma omp parallel if(false)` costs a team set-up, most of a tiny op).
+template <class F>
+inline void parallel_for(int64_t n, bool parallel, F&& body) {
+  if (!parallel || intra_op_threads() == 1) {
+    for (int64_t i = 0; i < n; i++) body(i);
+    return;
+  }
+#pragma omp parallel for num_threads(intra_op_threads()) schedule(static)
+  for (int64_t i = 0; i < n; i++) body(i);
+}
+
 // A broadcast of up to 3 operands onto an output, with dimensions collapsed as far as strides allow.
 // stride[k][i] is operand k's element stride along dimension i (0 where it is broadcast).
 struct BroadcastPlan {

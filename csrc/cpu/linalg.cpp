@@ -29,8 +29,7 @@ void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t
                         (blasint)M, (blasint)N, (blasint)K, 1.0, A, (blasint)lda, B, (blasint)ldb, beta, C,
                         (blasint)N);
     } else {
-#pragma omp parallel for if (M * N * K >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-      for (int64_t m = 0; m < M; m++) {
+      parallel_for(M, M * N * K >= kParallelThreshold, [&](int64_t m) {
         for (int64_t n = 0; n < N; n++) {
           T s = beta == T(0) ? T(0) : T(beta * C[m * N + n]);
           for (int64_t k = 0; k < K; k++) {
@@ -40,7 +39,7 @@ void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t
           }
           C[m * N + n] = s;
         }
-      }
+      });
     }
   }
 }
@@ -72,8 +71,7 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t
   const auto a = math::Activation(act);
   if (D == 0) std::fill(out, out + N * K, T(0));
   else gemm<T>(false, false, N, K, D, inp, weight, out);
-#pragma omp parallel for if (N * K >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t n = 0; n < N; n++) {
+  parallel_for(N, N * K >= kParallelThreshold, [&](int64_t n) {
     T* y = out + n * K;
     if (bias)
       for (int64_t k = 0; k < K; k++) y[k] += bias[k];
@@ -90,7 +88,7 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t
     } else if (a != math::Activation::Linear) {
       for (int64_t k = 0; k < K; k++) y[k] = math::activate(a, y[k]);
     }
-  }
+  });
 }
 
 template <class T>

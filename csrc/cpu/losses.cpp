@@ -44,8 +44,7 @@ void softmax_xent_forward(T* loss, T* lse, const T* logits, const T* labels, int
   // m and log s are kept apart (lse[n] = {m, log s}): z - m is exact, so even |z| ~ 1e4 in float32 loses
   // nothing (m + log s rounded to float32 would cost ~1e-3 there).
   const T keep = T(1) - smoothing, add = smoothing / T(C);
-#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t n = 0; n < N; n++) {
+  parallel_for(N, N * C >= kParallelThreshold, [&](int64_t n) {
     const T* z = logits + n * C;
     const T* y = labels + n * C;
     const T m = row_max(z, C);
@@ -55,7 +54,7 @@ void softmax_xent_forward(T* loss, T* lse, const T* logits, const T* labels, int
     lse[2 * n] = m;
     lse[2 * n + 1] = ls;
     loss[n] = acc;
-  }
+  });
 }
 
 template <class T>
@@ -63,8 +62,7 @@ void softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T*
                            int64_t C, T smoothing) {
   // dz_nc = dloss_n * (softmax_nc * sum_c y_nc - y_nc), softmax recomputed from the saved {m, log s}.
   const T keep = T(1) - smoothing, add = smoothing / T(C);
-#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t n = 0; n < N; n++) {
+  parallel_for(N, N * C >= kParallelThreshold, [&](int64_t n) {
     const T* z = logits + n * C;
     const T* y = labels + n * C;
     T* dz = dlogits + n * C;
@@ -72,35 +70,33 @@ void softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T*
     for (int64_t c = 0; c < C; c++) sy += y[c] * keep + add;
     const T g = dloss[n], m = lse[2 * n], ls = lse[2 * n + 1];
     for (int64_t c = 0; c < C; c++) dz[c] = g * (math::exp_nonpos(T((z[c] - m) - ls)) * sy - (y[c] * keep + add));
-  }
+  });
 }
 
 template <class T, class I>
 void sparse_softmax_xent_forward(T* loss, T* lse, const T* logits, const I* labels, int64_t N, int64_t C) {
   // labels (N,) class indices, already checked to lie in [0, C); loss_n = log s_n - (z_n,label - m_n)
-#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t n = 0; n < N; n++) {
+  parallel_for(N, N * C >= kParallelThreshold, [&](int64_t n) {
     const T* z = logits + n * C;
     const T m = row_max(z, C);
     const T ls = std::log(row_sum_exp(z, C, m));
     lse[2 * n] = m;
     lse[2 * n + 1] = ls;
     loss[n] = ls - (z[labels[n]] - m);
-  }
+  });
 }
 
 template <class T, class I>
 void sparse_softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const I* labels,
                                   int64_t N, int64_t C) {
   // dz_nc = dloss_n * (softmax_nc - [c == label_n])
-#pragma omp parallel for if (N * C >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t n = 0; n < N; n++) {
+  parallel_for(N, N * C >= kParallelThreshold, [&](int64_t n) {
     const T* z = logits + n * C;
     T* dz = dlogits + n * C;
     const T g = dloss[n], m = lse[2 * n], ls = lse[2 * n + 1];
     for (int64_t c = 0; c < C; c++) dz[c] = g * math::exp_nonpos(T((z[c] - m) - ls));
     dz[labels[n]] -= g;
-  }
+  });
 }
 
 // ---- elementwise regression losses: loss_n = mean_d f(pred_nd, target_nd) ---------------------------
@@ -157,8 +153,7 @@ static void pointwise_forward_impl(T* loss, const T* pred, const T* target, int6
     loss[0] = T(s) / T(D);
     return;
   }
-#pragma omp parallel for if (N * D >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t n = 0; n < N; n++) {
+  parallel_for(N, N * D >= kParallelThreshold, [&](int64_t n) {
     const T* p = pred + n * D;
     const T* y = target + n * D;
     if (D < 16) {  // short rows: a plain sequential sum in T, the same rounding as Keras's mean
@@ -170,7 +165,7 @@ static void pointwise_forward_impl(T* loss, const T* pred, const T* target, int6
       for (int64_t d = 0; d < D; d++) s += double(point_loss<KIND>(p[d], y[d], param));
       loss[n] = T(s) / T(D);
     }
-  }
+  });
 }
 
 template <int KIND, class T>
@@ -180,15 +175,13 @@ static void pointwise_backward_impl(T* dpred, const T* dloss, const T* pred, con
   const T invD = T(1) / T(D);
   if (N == 1) {
     const T g = dloss[0] * invD;
-#pragma omp parallel for if (D >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-    for (int64_t d = 0; d < D; d++) dpred[d] = point_grad<KIND>(pred[d], target[d], param) * g;
+    parallel_for(D, D >= kParallelThreshold, [&](int64_t d) { dpred[d] = point_grad<KIND>(pred[d], target[d], param) * g; });
     return;
   }
-#pragma omp parallel for if (N * D >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t n = 0; n < N; n++) {
+  parallel_for(N, N * D >= kParallelThreshold, [&](int64_t n) {
     const T g = dloss[n] * invD;
     for (int64_t d = 0; d < D; d++) dpred[n * D + d] = point_grad<KIND>(pred[n * D + d], target[n * D + d], param) * g;
-  }
+  });
 }
 
 template <class T>

@@ -38,8 +38,7 @@ void adam_update(T* var, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T 
   // Keras 3 Adam, same float operation order:
   //   m += (g - m) * (1 - b1);  v += (g^2 - v) * (1 - b2);  [vhat = max(vhat, v); v = vhat]
   //   var -= (m * alpha) / (sqrt(v) + eps)
-#pragma omp parallel for if (n >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
+  parallel_for(n, n >= kParallelThreshold, [&](int64_t i) {
     T mi = m[i] + (g[i] - m[i]) * one_minus_b1;
     T vi = v[i] + (g[i] * g[i] - v[i]) * one_minus_b2;
     m[i] = mi;
@@ -49,7 +48,7 @@ void adam_update(T* var, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T 
       vhat[i] = vi;
     }
     var[i] = var[i] - (mi * alpha) / (std::sqrt(vi) + epsilon);
-  }
+  });
 }
 
 template void adam_update<float>(float*, float*, float*, float*, const float*, int64_t, float, float, float, float);

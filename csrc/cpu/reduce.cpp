@@ -108,13 +108,11 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
       out[0] = T(s);
       return;
     }
-#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) num_threads(intra_op_threads()) schedule(static)
-    for (int64_t o = 0; o < outer; o++) row(o);
+    parallel_for(outer, total >= kParallelThreshold && outer > 1, row);
     return;
   }
   // out[o, i] = reduce_j x[o, j, i]: accumulate whole inner rows so the loop over i vectorises.
-#pragma omp parallel for if (total >= kParallelThreshold && outer > 1) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t o = 0; o < outer; o++) {
+  parallel_for(outer, total >= kParallelThreshold && outer > 1, [&](int64_t o) {
     T* y = out + o * inner;
     const T* p = x + o * r * inner;
     if (op == ReduceOp::Sum && r >= 16 && !std::is_same<typename Acc<T>::type, T>::value) {
@@ -131,7 +129,7 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
         }
         for (int64_t i = 0; i < len; i++) y[i0 + i] = T(acc[i]);
       }
-      continue;
+      return;
     }
     const T init = reduce_identity<T>(op);
     for (int64_t i = 0; i < inner; i++) y[i] = init;
@@ -152,15 +150,14 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
           break;
       }
     }
-  }
+  });
 }
 
 template <class T>
 void argmax_forward(int64_t* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool is_min) {
   const int64_t total = outer * r * inner;
-#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t o = 0; o < outer; o++) {
-    for (int64_t i = 0; i < inner; i++) {
+  parallel_for((outer) * (inner), total >= kParallelThreshold, [&](int64_t idx_) {
+    const int64_t o = idx_ / (inner), i = idx_ % (inner);
       const T* p = x + o * r * inner + i;
       int64_t best = 0;
       T bv = p[0];
@@ -172,16 +169,14 @@ void argmax_forward(int64_t* out, const T* x, int64_t outer, int64_t r, int64_t 
         }
       }
       out[o * inner + i] = best;
-    }
-  }
+    });
 }
 
 template <class T>
 void softmax_forward(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, bool log) {
   const int64_t total = outer * r * inner;
-#pragma omp parallel for collapse(2) if (total >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t o = 0; o < outer; o++) {
-    for (int64_t i = 0; i < inner; i++) {
+  parallel_for((outer) * (inner), total >= kParallelThreshold, [&](int64_t idx_) {
+    const int64_t o = idx_ / (inner), i = idx_ % (inner);
       const T* p = x + o * r * inner + i;
       T* y = out + o * r * inner + i;
       // Subtracting the row max keeps exp() in (0, 1]: stable for any finite logits.
@@ -200,8 +195,7 @@ void softmax_forward(T* out, const T* x, int64_t outer, int64_t r, int64_t inner
         T inv = T(1) / s;
         for (int64_t j = 0; j < r; j++) y[j * inner] *= inv;
       }
-    }
-  }
+    });
 }
 
 #define PFT_INST(T)                                                                              \

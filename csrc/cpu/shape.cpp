@@ -18,8 +18,7 @@ void transpose_forward(T* out, const T* x, const Shape& out_shape, const int64_t
   }
   const int64_t inner = out_shape.d[nd - 1];
   const int64_t rows = n / inner;
-#pragma omp parallel for if (n >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t row = 0; row < rows; row++) {
+  parallel_for(rows, n >= kParallelThreshold, [&](int64_t row) {
     int64_t off = 0, r = row;
     for (int i = nd - 2; i >= 0; i--) {
       off += (r % out_shape.d[i]) * xs[i];
@@ -29,7 +28,7 @@ void transpose_forward(T* out, const T* x, const Shape& out_shape, const int64_t
     const T* p = x + off;
     const int64_t s = xs[nd - 1];
     for (int64_t j = 0; j < inner; j++) y[j] = p[j * s];
-  }
+  });
 }
 
 template <class T>
@@ -43,8 +42,7 @@ void transpose_backward(T* dx, const T* dy, const Shape& dy_shape, const int64_t
   }
   const int64_t inner = dy_shape.d[nd - 1];
   const int64_t rows = n / inner;
-#pragma omp parallel for if (n >= kParallelThreshold) num_threads(intra_op_threads()) schedule(static)
-  for (int64_t row = 0; row < rows; row++) {
+  parallel_for(rows, n >= kParallelThreshold, [&](int64_t row) {
     int64_t off = 0, r = row;
     for (int i = nd - 2; i >= 0; i--) {
       off += (r % dy_shape.d[i]) * xs[i];
@@ -54,7 +52,7 @@ void transpose_backward(T* dx, const T* dy, const Shape& dy_shape, const int64_t
     T* p = dx + off;
     const int64_t s = xs[nd - 1];
     for (int64_t j = 0; j < inner; j++) p[j * s] = g[j];
-  }
+  });
 }
 
 template <class T, class I>
