@@ -504,28 +504,9 @@ static void convert_pair(PyObject* a, PyObject* b, const char* op, TensorPtr& ta
   }
 }
 
-static const char* binary_py_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Add: return "add";
-    case BinaryOp::Sub: return "subtract";
-    case BinaryOp::Mul: return "multiply";
-    case BinaryOp::Div: return "divide";
-    case BinaryOp::Pow: return "pow";
-    case BinaryOp::Maximum: return "maximum";
-    case BinaryOp::Minimum: return "minimum";
-    case BinaryOp::Less: return "less";
-    case BinaryOp::LessEqual: return "less_equal";
-    case BinaryOp::Greater: return "greater";
-    case BinaryOp::GreaterEqual: return "greater_equal";
-    case BinaryOp::Equal: return "equal";
-    case BinaryOp::NotEqual: return "not_equal";
-  }
-  return "binary";
-}
-
 static TensorPtr binary_any(BinaryOp op, PyObject* a, PyObject* b) {
   TensorPtr ta, tb;
-  convert_pair(a, b, binary_py_name(op), ta, tb);
+  convert_pair(a, b, ops::binary_name(op), ta, tb);
   if (op == BinaryOp::Div && is_integer(ta->dtype) && ta->dtype == tb->dtype) {
     // TF's truediv: integer tensors are divided as float64
     ta = ops::cast(ta, DType::Float64);
@@ -632,7 +613,7 @@ static PyObject* tp_richcompare(PyObject* a, PyObject* b, int opid) {
   }
   if (op == BinaryOp::Equal || op == BinaryOp::NotEqual) {
     TensorPtr ta, tb;
-    convert_pair(a, b, binary_py_name(op), ta, tb);
+    convert_pair(a, b, ops::binary_name(op), ta, tb);
     if (ta->dtype == tb->dtype) {
       try {
         ops::broadcast_shapes("equal", ta->shape, tb->shape);

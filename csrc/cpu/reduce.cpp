@@ -42,26 +42,7 @@ static inline T combine(ReduceOp op, T a, T b) {
 template <class T> struct Acc { using type = T; };
 template <> struct Acc<float> { using type = double; };
 
-// Sum of a contiguous run. Short runs add sequentially in T (TF's rounding for the tiny reductions of
-// the seed programs); longer runs use eight accumulators, which the compiler vectorises.
-template <class T>
-static T sum_contiguous(const T* x, int64_t n) {
-  if (n < 16) {
-    T s = T(0);
-    for (int64_t i = 0; i < n; i++) s += x[i];
-    return s;
-  }
-  using A = typename Acc<T>::type;
-  A acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) acc[k] += A(x[i + k]);
-  A s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; i++) s += A(x[i]);
-  return T(s);
-}
-
-// The same, returning the wide accumulator (per-thread partials of one long row).
+// Sum of a contiguous run in the wide accumulator, eight lanes so the compiler vectorises.
 template <class T>
 static typename Acc<T>::type sum_contiguous_acc(const T* x, int64_t n) {
   using A = typename Acc<T>::type;
@@ -72,6 +53,17 @@ static typename Acc<T>::type sum_contiguous_acc(const T* x, int64_t n) {
   A s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   for (; i < n; i++) s += A(x[i]);
   return s;
+}
+
+// Short runs add sequentially in T (TF's rounding for the tiny reductions of the seed programs).
+template <class T>
+static T sum_contiguous(const T* x, int64_t n) {
+  if (n < 16) {
+    T s = T(0);
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+  }
+  return T(sum_contiguous_acc(x, n));
 }
 
 template <class T>

@@ -68,7 +68,7 @@ static const char* unary_name(UnaryOp op) {
   return "unary";
 }
 
-static const char* binary_name(BinaryOp op) {
+const char* binary_name(BinaryOp op) {
   switch (op) {
     case BinaryOp::Add: return "add";
     case BinaryOp::Sub: return "subtract";

@@ -22,6 +22,7 @@ uint32_t axes_mask(const char* op, const std::vector<int64_t>& axes, bool all, i
 // ---- elementwise.cpp ---------------------------------------------------------------------------------
 TensorPtr unary(UnaryOp op, const TensorPtr& x);
 TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b);
+const char* binary_name(BinaryOp op);  // TF's name: "add", "less_equal", ...
 inline TensorPtr add(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Add, a, b); }
 inline TensorPtr sub(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Sub, a, b); }
 inline TensorPtr mul(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Mul, a, b); }
