@@ -17,6 +17,7 @@ import pathlib
 import sys
 import time
 import traceback
+import warnings
 
 
 def main() -> int:
@@ -27,6 +28,7 @@ def main() -> int:
     ap.add_argument("-k", default="", help="only properties whose name contains this")
     args = ap.parse_args()
 
+    warnings.simplefilter("ignore", RuntimeWarning)  # NumPy references on NaN/Inf/0 inputs (checked, not errors)
     os.environ["HYPOTHESIS_PROFILE"] = "long"
     os.environ["FUZZ_LONG_EXAMPLES"] = str(args.examples)
     tests = pathlib.Path(__file__).resolve().parent.parent / "tests"

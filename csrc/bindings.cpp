@@ -1091,6 +1091,13 @@ static Shape parse_shape(py::handle h, const char* op) {
   return Shape::of(v.data(), int(v.size()));
 }
 
+// An integer argument (Python int, NumPy integer, 0-d integer tensor), or a TypeError naming the op.
+static int64_t int_arg(py::handle h, const char* op, const char* what) {
+  if (PyBool_Check(h.ptr()) || !PyIndex_Check(h.ptr()))
+    throw pft::TypeError(std::string(op) + ": " + what + " must be an integer, got " + value_repr(h.ptr()));
+  return py::int_(py::reinterpret_borrow<py::object>(h)).cast<int64_t>();
+}
+
 static int opt_dtype(py::handle h) { return h.is_none() ? -1 : int(dtype_from_py(h)); }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1312,7 +1319,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "argmax",
       [](py::handle x, py::handle axis, py::handle output_type, py::handle) {
-        int64_t ax = axis.is_none() ? 0 : axis.cast<int64_t>();
+        int64_t ax = axis.is_none() ? 0 : int_arg(axis, "argmax", "axis");
         DType dt = output_type.is_none() ? DType::Int64 : dtype_from_py(output_type);
         return wrap_obj(ops::argmax(arg_tensor(x, "argmax"), ax, false, dt));
       },
@@ -1320,7 +1327,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "argmin",
       [](py::handle x, py::handle axis, py::handle output_type, py::handle) {
-        int64_t ax = axis.is_none() ? 0 : axis.cast<int64_t>();
+        int64_t ax = axis.is_none() ? 0 : int_arg(axis, "argmin", "axis");
         DType dt = output_type.is_none() ? DType::Int64 : dtype_from_py(output_type);
         return wrap_obj(ops::argmax(arg_tensor(x, "argmin"), ax, true, dt));
       },
@@ -1360,7 +1367,10 @@ PYBIND11_MODULE(_core, m) {
         std::vector<int64_t> p;
         if (!perm.is_none()) p = parse_int_list(perm, "transpose", "perm");
         TensorPtr t = arg_tensor(x, "transpose");
-        if (!perm.is_none() && p.empty() && t->ndim() == 0) return wrap_obj(ops::identity(t));
+        if (!perm.is_none() && int(p.size()) != t->ndim())
+          throw InvalidArgument("transpose: perm has " + std::to_string(p.size()) + " entries but the input " +
+                                describe(*t) + " has rank " + std::to_string(t->ndim()));
+        if (t->ndim() == 0) return wrap_obj(ops::identity(t));
         return wrap_obj(ops::transpose(t, p));
       },
       py::arg("a"), py::arg("perm") = py::none(), py::arg("conjugate") = false, py::arg("name") = py::none());

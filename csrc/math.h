@@ -53,7 +53,7 @@ template <class T>
 PFT_HD T relu(T x) { return x > T(0) ? x : T(0); }
 
 template <class T>
-PFT_HD T sign(T x) { return T((T(0) < x) - (x < T(0))); }
+PFT_HD T sign(T x) { return x != x ? x : T((T(0) < x) - (x < T(0))); }  // NaN stays NaN
 
 // Integer power by squaring; negative exponents are rejected by the glue before the kernel runs.
 template <class T>

@@ -101,9 +101,9 @@ def squeeze(input: Any, axis: Any = None, name: Optional[str] = None) -> Tensor:
     t = _core.convert(input)
     shape = list(t.shape)
     r = len(shape)
-    if axis is None:
+    axes = [] if axis is None else ([axis] if isinstance(axis, int) else list(axis))
+    if not axes:  # None or an empty list: every size-1 dimension (TF)
         return _core.reshape(t, [d for d in shape if d != 1])
-    axes = [axis] if isinstance(axis, int) else list(axis)
     norm = set()
     for a in axes:
         if not -r <= a < r:

@@ -185,14 +185,9 @@ def _assert_runtime_error(res, *words):
         assert w in msg, f"{w!r} not in message: {val}"
 
 
-@pytest.mark.parametrize("persistent", [
-    pytest.param(False, marks=pytest.mark.xfail(
-        reason="BUG: GradientTape.gradient() (pyfast_tape/tape.py) sets self._tape.recording = False for a "
-               "non-persistent active tape before the native call raises 'recording in another thread': the "
-               "refused call from the other thread silently stops the owner's recording (later ops: gradient "
-               "None)", strict=True)),
-    True], ids=["non-persistent", "persistent"])
+@pytest.mark.parametrize("persistent", [False, True], ids=["non-persistent", "persistent"])
 def test_gradient_from_another_thread_while_active_raises(persistent):
+    # non-persistent: the refused call must not stop the owner's recording (it did before 1b89c15)
     x = tf.Variable(3.0)
     tape = tf.GradientTape(persistent=persistent)
     with tape:
@@ -204,11 +199,7 @@ def test_gradient_from_another_thread_while_active_raises(persistent):
     assert float(g) == 12.0
 
 
-@pytest.mark.parametrize("persistent", [
-    pytest.param(False, marks=pytest.mark.xfail(
-        reason="BUG: as for gradient(): jacobian() from another thread stops the owner's non-persistent "
-               "tape from recording before it raises", strict=True)),
-    True], ids=["non-persistent", "persistent"])
+@pytest.mark.parametrize("persistent", [False, True], ids=["non-persistent", "persistent"])
 def test_jacobian_from_another_thread_while_active_raises(persistent):
     x = tf.constant([1.0, 2.0])
     tape = tf.GradientTape(persistent=persistent)

@@ -153,9 +153,9 @@ void argmax_forward(int64_t* out, const T* x, int64_t outer, int64_t r, int64_t 
       const T* p = x + o * r * inner + i;
       int64_t best = 0;
       T bv = p[0];
-      for (int64_t j = 1; j < r; j++) {
+      for (int64_t j = 1; j < r && bv == bv; j++) {  // the first NaN wins (NumPy), wherever it is
         T v = p[j * inner];
-        if (is_min ? (v < bv) : (v > bv)) {
+        if (v != v || (is_min ? (v < bv) : (v > bv))) {
           bv = v;
           best = j;
         }

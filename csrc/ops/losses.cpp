@@ -29,6 +29,13 @@ static void check_float_same(const char* op, const TensorPtr& a, const char* an,
   check_same_device(op, a, b);
 }
 
+// Rows of x (..., D): the product of its leading dimensions (not numel / D, which fails for D == 0).
+static int64_t leading_rows(const TensorPtr& x) {
+  int64_t n = 1;
+  for (int i = 0; i + 1 < x->ndim(); i++) n *= x->shape.d[i];
+  return n;
+}
+
 static Shape drop_last(const Shape& s) {
   Shape o;
   for (int i = 0; i + 1 < s.ndim; i++) o.push_back(s.d[i]);
@@ -42,7 +49,7 @@ static TensorPtr dense_composed(const TensorPtr& x, const TensorPtr& W, const Te
   const int64_t D = W->shape.d[0], K = W->shape.d[1];
   Shape os = drop_last(x->shape);
   os.push_back(K);
-  TensorPtr z = matmul(reshape(x, Shape{x->numel / std::max<int64_t>(D, 1), D}), W, false, false);
+  TensorPtr z = matmul(reshape(x, Shape{leading_rows(x), D}), W, false, false);
   if (b) z = add(z, b);
   switch (act) {
     case 1: z = unary(UnaryOp::Relu, z); break;
@@ -61,7 +68,7 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
     backward_by_composition(e, dout[0], din, [&] { return dense_composed(x, W, b, act); });
     return;
   }
-  const int64_t D = W->shape.d[0], K = W->shape.d[1], N = D ? x->numel / D : 0;
+  const int64_t D = W->shape.d[0], K = W->shape.d[1], N = leading_rows(x);
   const int threads = intra_op_threads();
   TensorPtr dx = e.need(0) ? empty(x->dtype, x->shape, x->device()) : nullptr;
   TensorPtr dW = e.need(1) ? empty(W->dtype, W->shape, W->device()) : nullptr;
@@ -87,7 +94,7 @@ TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int 
   if (x->ndim() < 1 || x->shape.d[x->ndim() - 1] != W->shape.d[0])
     throw InvalidArgument("dense: the last dimension of x " + describe(*x) + " must equal the kernel's first dimension " +
                           describe(*W));
-  const int64_t D = W->shape.d[0], K = W->shape.d[1], N = D ? x->numel / D : 0;
+  const int64_t D = W->shape.d[0], K = W->shape.d[1], N = leading_rows(x);
   if (b) {
     check_float_same("dense", x, "x", b, "bias");
     if (b->ndim() != 1 || b->shape.d[0] != K)

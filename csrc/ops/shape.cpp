@@ -210,6 +210,10 @@ TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off
 }
 
 TensorPtr range(double start, double limit, double delta, DType dt) {
+  if (dt == DType::Bool) throw TypeError("range: dtype bool is not supported (use a numeric dtype)");
+  if (!std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta))
+    throw InvalidArgument("range: start, limit and delta must be finite, got start=" + std::to_string(start) +
+                          " limit=" + std::to_string(limit) + " delta=" + std::to_string(delta));
   if (delta == 0) throw InvalidArgument("range: delta must not be 0");
   if ((delta > 0 && start > limit) || (delta < 0 && start < limit))
     throw InvalidArgument("range: requires start <= limit when delta > 0 (start >= limit when delta < 0); got start=" +

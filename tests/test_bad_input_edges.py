@@ -1,0 +1,654 @@
+"""Bad input at the edges of the API (issue item 5), each a clear exception -- or Keras's warning where Keras
+warns -- and the library's state unchanged afterwards:
+
+* labels out of range or of the wrong dtype for the cross-entropies (Keras classes and functions,
+  tf.nn, the fused tf._core ops);
+* ``from_logits`` mismatches that Keras warns about (a softmax/sigmoid output passed with
+  ``from_logits=True``), and the cases where Keras does not warn;
+* a Variable assigned a value of another shape or dtype (assign, assign_add, assign_sub);
+* ``gradient()`` on a target from another tape (None as in TF; ``'raise'`` explains; ``explain()``);
+  other tape misuse (sources that are not tensors, output_gradients of the wrong shape, a used tape);
+* ``apply_gradients`` with mismatched shapes/dtypes, non-Variables, unknown variables, None gradients;
+* anything else found on the way (marked BUG/xfail where pyfast_tape is wrong).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import pyfast_tape as tf
+
+IAE = tf.errors.InvalidArgumentError
+L = tf.keras.losses
+
+pytestmark = pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning")
+
+
+def names(op: str, err: BaseException) -> bool:
+    return re.search(rf"(?<![A-Za-z0-9_]){op}(?![A-Za-z0-9_])", str(err)) is not None
+
+
+def logits_and_probs():
+    logits = tf.constant([[1.0, 2.0, 3.0], [1.0, 0.0, -1.0]])
+    return logits, tf.nn.softmax(logits)
+
+
+# =====================================================================================================
+# 1. Cross-entropy labels: out of range, wrong dtype, wrong shape
+# =====================================================================================================
+SPARSE_CALLS = {
+    "keras-class-probs": lambda lab, lg, pr: L.SparseCategoricalCrossentropy()(lab, pr),
+    "keras-class-logits": lambda lab, lg, pr: L.SparseCategoricalCrossentropy(from_logits=True)(lab, lg),
+    "keras-fn-logits": lambda lab, lg, pr: L.sparse_categorical_crossentropy(lab, lg, from_logits=True),
+    "keras-fn-probs": lambda lab, lg, pr: L.sparse_categorical_crossentropy(lab, pr),
+    "keras-reduction-none": lambda lab, lg, pr: L.SparseCategoricalCrossentropy(reduction=None)(lab, pr),
+    "tf.nn": lambda lab, lg, pr: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab, logits=lg),
+    "core-fused": lambda lab, lg, pr: tf._core.sparse_softmax_cross_entropy(lab, lg),
+}
+SPARSE_OP = {"tf.nn": "sparse_softmax_cross_entropy_with_logits"}
+
+
+@pytest.mark.parametrize("labels", [[0, 3], [-1, 0], [2, 100], [0, 2**40]], ids=["C", "-1", "100", "2^40"])
+@pytest.mark.parametrize("call", sorted(SPARSE_CALLS))
+def test_sparse_labels_out_of_range(call, labels):
+    lg, pr = logits_and_probs()
+    lab = tf.constant(labels, dtype=tf.int64)
+    with pytest.raises(IAE) as info:
+        SPARSE_CALLS[call](lab, lg, pr)
+    op = SPARSE_OP.get(call, "sparse_softmax_cross_entropy")
+    assert names(op, info.value), info.value
+    bad = labels[0] if not 0 <= labels[0] < 3 else labels[1]
+    msg = str(info.value)
+    assert str(bad) in msg and "[0, 3)" in msg, msg  # the value and the valid range
+
+
+@pytest.mark.parametrize("label_dtype", [tf.int32, tf.int64])
+def test_sparse_labels_out_of_range_under_a_tape_leave_no_tape_behind(label_dtype):
+    lg, _ = logits_and_probs()
+    w = tf.Variable(1.0)
+    for _ in range(3):
+        with pytest.raises(IAE):
+            with tf.GradientTape():
+                L.SparseCategoricalCrossentropy(from_logits=True)(tf.constant([0, 5], label_dtype), lg * w)
+    assert tf._core.tapes_active() == 0
+    with tf.GradientTape() as tape:
+        loss = L.SparseCategoricalCrossentropy(from_logits=True)(tf.constant([0, 2], label_dtype), lg * w)
+    assert tape.gradient(loss, w) is not None
+
+
+def test_sparse_labels_out_of_range_in_a_large_batch_reports_one_bad_value():
+    logits = tf.zeros([10_000, 4])
+    labels = np.zeros(10_000, np.int64)
+    labels[7777] = 4
+    with pytest.raises(IAE, match=r"label value of 4 .*\[0, 4\)"):
+        tf._core.sparse_softmax_cross_entropy(tf.constant(labels), logits)
+
+
+@pytest.mark.parametrize("call,labels,exc", [
+    pytest.param(call, labels, exc, id=f"{call}-{name}")
+    for call in ["tf.nn", "core-fused"]
+    for labels, exc, name in [
+        (np.array([0.0, 1.0], np.float32), TypeError, "float32"),
+        (np.array([0.0, 1.0]), TypeError, "float64"),
+        (np.array([True, False]), TypeError, "bool"),
+        (["a", "b"], TypeError, "str"),
+        (np.array([0 + 1j, 1]), TypeError, "complex"),
+    ]])
+def test_sparse_labels_of_wrong_dtype_raise_type_error(call, labels, exc):
+    lg, pr = logits_and_probs()
+    with pytest.raises(exc) as info:
+        SPARSE_CALLS[call](labels, lg, pr)
+    assert names(SPARSE_OP.get(call, "sparse_softmax_cross_entropy"), info.value), info.value
+
+
+@pytest.mark.parametrize("labels,want", [
+    (np.array([0.0, 2.0], np.float32), [0, 2]),    # Keras casts float labels to int64 (integral values)
+    (np.array([0.9, 2.7], np.float32), [0, 2]),    # ... truncating, as tf.cast does
+    (tf.constant([True, False]), [1, 0]),          # Loss casts a y_true tensor to its float dtype first
+    (np.array([[0], [2]], np.int32), [0, 2]),      # trailing 1 squeezed
+])
+def test_keras_sparse_labels_are_cast_like_keras(labels, want):
+    lg, pr = logits_and_probs()
+    got = L.SparseCategoricalCrossentropy(from_logits=True, reduction=None)(labels, lg).numpy()
+    ref = L.SparseCategoricalCrossentropy(from_logits=True, reduction=None)(np.array(want), lg).numpy()
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_keras_sparse_nan_label_raises_out_of_range():
+    lg, pr = logits_and_probs()
+    with pytest.raises(IAE, match="sparse_softmax_cross_entropy"):
+        L.SparseCategoricalCrossentropy()(np.array([0.0, np.nan], np.float32), pr)
+
+
+@pytest.mark.parametrize("labels,logits", [
+    ([0, 1, 2], (2, 3)),          # one label too many
+    ([[0, 1]], (2, 3)),           # wrong rank
+    ([0, 1], (2,)),               # logits without a class axis for these labels
+], ids=["count", "rank", "logits-rank"])
+def test_sparse_labels_of_wrong_shape(labels, logits):
+    lg = tf.zeros(list(logits))
+    with pytest.raises(ValueError) as info:
+        L.SparseCategoricalCrossentropy(from_logits=True)(tf.constant(labels), lg)
+    assert re.search(r"shape|rank", str(info.value)), info.value
+
+
+@pytest.mark.parametrize("call", ["keras-class", "keras-fn"])
+@pytest.mark.parametrize("labels", [np.array([0, 1]), np.zeros((2, 4), np.float32), np.zeros((3, 3), np.float32)],
+                         ids=["sparse-labels", "4-classes", "3-rows"])
+def test_categorical_labels_of_wrong_shape(call, labels):
+    _, pr = logits_and_probs()
+    fn = L.CategoricalCrossentropy() if call == "keras-class" else L.categorical_crossentropy
+    with pytest.raises(ValueError, match="shape") as info:
+        fn(labels, pr)
+    assert str(tuple(labels.shape)) in str(info.value) or str(labels.shape) in str(info.value), info.value
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_, np.float64])
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["ndarray", "tensor"])
+def test_categorical_one_hot_labels_of_other_dtypes(dtype, as_tensor):
+    """Keras 3 casts y_true tensors to the loss dtype; NumPy bool arrays are refused by TF's conversion
+    (TypeError), integer and float arrays converted."""
+    _, pr = logits_and_probs()
+    y = np.array([[0, 1, 0], [1, 0, 0]], dtype=dtype)
+    want = float(L.CategoricalCrossentropy()(y.astype(np.float32), pr))
+    if dtype == np.bool_ and not as_tensor:
+        with pytest.raises(TypeError, match="bool"):
+            L.CategoricalCrossentropy()(y, pr)
+        return
+    got = float(L.CategoricalCrossentropy()(tf.constant(y) if as_tensor else y, pr))
+    assert got == want
+
+
+@pytest.mark.parametrize("labels", [np.array([[0, 1, 0], [1, 0, 0]], np.int32), np.ones((2, 3), np.float64)],
+                         ids=["int32", "float64"])
+def test_tf_nn_softmax_cross_entropy_labels_of_another_dtype(labels):
+    # TF raises here (labels must have the logits' dtype); the message must name the op
+    lg, _ = logits_and_probs()
+    try:
+        out = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=lg)
+    except (TypeError, ValueError) as e:
+        assert names("softmax_cross_entropy_with_logits", e), e
+        return
+    want = -np.sum(labels * (lg.numpy() - np.log(np.exp(lg.numpy()).sum(-1, keepdims=True))), -1)
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-6)
+
+
+def test_tf_nn_softmax_cross_entropy_int_labels_message_names_op():
+    lg, _ = logits_and_probs()
+    with pytest.raises((TypeError, ValueError), match="softmax_cross_entropy_with_logits"):
+        tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant([[0, 1, 0], [1, 0, 0]]), logits=lg)
+
+
+def test_tf_nn_softmax_cross_entropy_shape_message_names_op():
+    lg, _ = logits_and_probs()
+    with pytest.raises(IAE, match="softmax_cross_entropy_with_logits"):
+        tf.nn.softmax_cross_entropy_with_logits(labels=tf.ones([2, 4]), logits=lg)
+
+
+def test_core_softmax_cross_entropy_shape_and_dtype_errors():
+    lg, _ = logits_and_probs()
+    with pytest.raises(IAE, match=r"softmax_cross_entropy.*\[2,4\].*\[2,3\]"):
+        tf._core.softmax_cross_entropy(tf.ones([2, 4]), lg)
+    with pytest.raises(IAE, match="softmax_cross_entropy"):
+        tf._core.softmax_cross_entropy(tf.ones([2, 3], dtype=tf.float64), lg)
+    with pytest.raises(IAE, match="no classes"):
+        tf._core.softmax_cross_entropy(tf.ones([2, 0]), tf.ones([2, 0]))
+
+
+def test_binary_crossentropy_labels_outside_0_1_are_computed_as_keras_does():
+    # Keras does not check BCE labels: the formula is applied as it is (no error, finite)
+    p = tf.constant([[0.2, 0.7]])
+    out = float(L.BinaryCrossentropy()(tf.constant([[2.0, -1.0]]), p))
+    eps = np.float32(1e-7)
+    pc = np.clip(np.array([0.2, 0.7], np.float32), eps, 1 - eps).astype(np.float64)
+    t = np.array([2.0, -1.0])
+    want = np.mean(-(t * np.log(pc) + (1 - t) * np.log(1 - pc)))
+    assert out == pytest.approx(want, rel=1e-6)
+
+
+# =====================================================================================================
+# 2. from_logits mismatches: Keras's warnings
+# =====================================================================================================
+KERAS_FROM_LOGITS_WARNING = (r"`{fn}` received `from_logits=True`, but the `output` argument was produced by a "
+                             r"{act} activation and thus does not represent logits\. Was this intended\?")
+
+
+@pytest.mark.parametrize("kind", ["cce", "scce", "bce"])
+@pytest.mark.parametrize("how", ["class", "function", "model"])
+def test_from_logits_true_on_an_activation_output_warns_like_keras_and_uses_the_logits(kind, how):
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.standard_normal((4, 3)).astype(np.float32))
+    if kind == "bce":
+        act, fn, y = "Sigmoid", "binary_crossentropy", tf.constant(rng.integers(0, 2, (4, 3)).astype(np.float32))
+        out = tf.keras.activations.sigmoid(logits)
+    else:
+        act = "Softmax"
+        fn = "categorical_crossentropy" if kind == "cce" else "sparse_categorical_crossentropy"
+        lab = rng.integers(0, 3, 4)
+        y = tf.constant(np.eye(3, dtype=np.float32)[lab]) if kind == "cce" else tf.constant(lab)
+        out = tf.keras.activations.softmax(logits)
+    if how == "model":
+        model = tf.keras.Sequential([tf.keras.layers.Dense(3, activation="sigmoid" if kind == "bce" else "softmax",
+                                                           input_shape=(3,))])
+        model.build((None, 3))
+        model.set_weights([np.eye(3, dtype=np.float32), np.zeros(3, np.float32)])
+        out = model(logits)
+    cls = {"cce": L.CategoricalCrossentropy, "scce": L.SparseCategoricalCrossentropy,
+           "bce": L.BinaryCrossentropy}[kind]
+    with pytest.warns(UserWarning, match=KERAS_FROM_LOGITS_WARNING.format(fn=fn, act=act)):
+        if how == "function":
+            got = getattr(L, fn)(y, out, from_logits=True)
+            got = tf.reduce_mean(got)
+        else:
+            got = cls(from_logits=True)(y, out)
+    # Keras then uses the cached logits: the same as from_logits=True on the logits themselves
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        want = cls(from_logits=True)(y, logits)
+    np.testing.assert_allclose(float(got), float(want), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["cce", "scce", "bce"])
+def test_no_warning_where_keras_does_not_warn(kind):
+    rng = np.random.default_rng(1)
+    logits = tf.constant(rng.standard_normal((4, 3)).astype(np.float32))
+    lab = rng.integers(0, 3, 4)
+    y = {"cce": tf.constant(np.eye(3, dtype=np.float32)[lab]), "scce": tf.constant(lab),
+         "bce": tf.constant(rng.integers(0, 2, (4, 3)).astype(np.float32))}[kind]
+    cls = {"cce": L.CategoricalCrossentropy, "scce": L.SparseCategoricalCrossentropy,
+           "bce": L.BinaryCrossentropy}[kind]
+    act = tf.keras.activations.sigmoid if kind == "bce" else tf.keras.activations.softmax
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cls(from_logits=True)(y, logits)            # logits as logits
+        cls(from_logits=False)(y, act(logits))      # probabilities as probabilities
+        # from_logits=False on an activation output: Keras silently switches to the logits
+        a = float(cls(from_logits=False)(y, act(logits)))
+        b = float(cls(from_logits=True)(y, logits))
+    assert a == pytest.approx(b, rel=1e-6)
+
+
+def test_from_logits_false_on_raw_logits_follows_keras_formula_without_warning():
+    # Keras cannot tell raw logits from probabilities here: it renormalises and clips (no warning, no error)
+    logits = np.array([[2.0, -1.0, 0.5]], np.float32)
+    y = np.array([[0.0, 0.0, 1.0]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = float(L.CategoricalCrossentropy()(y, logits))
+    p = logits / logits.sum(-1, keepdims=True)
+    p = np.clip(p, np.float32(1e-7), np.float32(1 - 1e-7))
+    assert got == pytest.approx(float(-np.sum(y * np.log(p))), rel=1e-6)
+
+
+def test_categorical_crossentropy_single_class_warns_like_keras():
+    with pytest.warns(SyntaxWarning, match="num_classes > 1"):
+        L.CategoricalCrossentropy()(tf.ones([2, 1]), tf.fill([2, 1], 0.5))
+
+
+# =====================================================================================================
+# 3. Variables assigned values of another shape or dtype
+# =====================================================================================================
+ASSIGN_SHAPES = [[1.0, 2.0, 3.0], [[1.0], [2.0]], 1.0, [], np.ones((1, 2), np.float32)]
+
+
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+@pytest.mark.parametrize("value", ASSIGN_SHAPES, ids=["len3", "2x1", "scalar", "empty", "1x2"])
+def test_variable_assign_of_another_shape_raises_and_keeps_value(method, value):
+    v = tf.Variable([1.0, 2.0])
+    with pytest.raises(IAE) as info:
+        getattr(v, method)(value)
+    msg = str(info.value)
+    assert names(f"Variable.{method}", info.value), msg
+    assert "[2]" in msg, msg
+    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+@pytest.mark.parametrize("value,exc", [
+    (tf.constant([1.0, 2.0], dtype=tf.float64), IAE),     # tensor of another dtype: no implicit cast (TF)
+    (tf.constant([1, 2]), IAE),
+    (tf.constant([True, False]), IAE),
+    ([True, False], TypeError),
+    ("ab", TypeError),
+    (None, TypeError),
+    (np.array([1 + 1j, 2]), TypeError),
+], ids=["f64-tensor", "i32-tensor", "bool-tensor", "bool-list", "str", "None", "complex"])
+def test_variable_assign_of_another_dtype_raises_and_keeps_value(method, value, exc):
+    v = tf.Variable([1.0, 2.0])
+    with pytest.raises(exc) as info:
+        getattr(v, method)(value)
+    assert names(f"Variable.{method}", info.value), info.value
+    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("value", [[1.5, 2.5], np.array([1.0, 2.0]), tf.constant([1.0, 2.0])],
+                         ids=["float-list", "float-ndarray", "float-tensor"])
+def test_int_variable_rejects_floats(value):
+    v = tf.Variable([1, 2])
+    with pytest.raises((TypeError, IAE), match="Variable.assign"):
+        v.assign(value)
+    np.testing.assert_array_equal(v.numpy(), [1, 2])
+
+
+def test_variable_assign_accepts_what_converts_losslessly():
+    v = tf.Variable([1.0, 2.0])
+    v.assign(np.array([3.0, 4.0]))          # an ndarray is converted to the variable's dtype (TF)
+    v.assign([5, 6])                         # Python ints into float
+    v.assign_add(np.array([1, 1], np.int8))
+    np.testing.assert_array_equal(v.numpy(), [6.0, 7.0])
+    assert v.dtype == tf.float32
+
+
+@pytest.mark.parametrize("value", [[2**40, 1], np.array([2**40, 1]), np.int64(-2**40), 2**31],
+                         ids=["list", "ndarray", "np-scalar", "py-int"])
+def test_int32_variable_assign_out_of_range_raises(value):
+    v = tf.Variable([1, 2])
+    with pytest.raises(IAE, match="Variable.assign.*out of range for int32"):
+        v.assign(value)
+    np.testing.assert_array_equal(v.numpy(), [1, 2])
+
+
+@pytest.mark.parametrize("value", [[2**40, 1], np.array([2**40]), [[1], [-2**31 - 1]]], ids=["list", "ndarray", "nested"])
+def test_constant_out_of_int32_range_raises(value):
+    with pytest.raises(IAE, match="out of range for int32"):
+        tf.constant(value, dtype=tf.int32)
+
+
+@pytest.mark.parametrize("shape", [[3], [1, 1], []])
+def test_variable_shape_argument_incompatible_raises(shape):
+    with pytest.raises(ValueError, match="shape"):
+        tf.Variable([1.0], shape=shape)
+
+
+def test_variable_shape_argument_compatible_is_accepted():
+    assert tf.Variable([1.0, 2.0], shape=[2]).shape == (2,)
+    assert tf.Variable([1.0, 2.0], shape=[None]).shape == (2,)
+
+
+@pytest.mark.xfail(reason="BUG: tf.Variable(..., shape=tf.TensorShape(None)) (TF's way to say 'any shape') raises "
+                          "a bare TypeError \"'NoneType' object is not iterable\" from pyfast_tape/variables.py",
+                   strict=True)
+def test_variable_shape_argument_unknown_rank():
+    assert tf.Variable([1.0, 2.0], shape=tf.TensorShape(None)).shape == (2,)
+
+
+def test_assign_after_recording_does_not_change_what_backward_sees():
+    v = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(v * v)
+    v.assign([10.0, 20.0])
+    with pytest.raises(IAE):
+        v.assign([1.0])
+    np.testing.assert_array_equal(tape.gradient(y, v).numpy(), [2.0, 4.0])
+
+
+# =====================================================================================================
+# 4. gradient() on a target from another tape, and other tape misuse
+# =====================================================================================================
+def test_gradient_of_a_target_from_another_tape_is_none_as_in_tf():
+    x = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as tape_a:
+        ya = tf.reduce_sum(x * 3.0)
+    with tf.GradientTape() as tape_b:
+        yb = tf.reduce_sum(x * 5.0)
+    assert tape_b.gradient(ya, x) is None
+    np.testing.assert_array_equal(tape_a.gradient(ya, x).numpy(), [3.0, 3.0])
+    del yb
+
+
+def test_gradient_of_a_target_from_another_tape_raise_and_explain():
+    x = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as tape_a:
+        ya = tf.reduce_sum(x * 3.0)
+    with tf.GradientTape(persistent=True) as tape_b:
+        tf.reduce_sum(x * 5.0)
+    text = tape_b.explain(ya, x)
+    assert "None" in text and "Variable" in text, text
+    with pytest.raises(tf.errors.UnconnectedGradientError) as info:
+        tape_b.gradient(ya, x, unconnected_gradients="raise")
+    assert isinstance(info.value, ValueError)
+    assert str(info.value) == text
+    g = tape_b.gradient(ya, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    np.testing.assert_array_equal(g.numpy(), [0.0, 0.0])
+    assert tape_a.gradient(ya, x) is not None
+
+
+def test_gradient_of_a_target_from_an_inner_tape_on_the_outer_tape():
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = x * x * x
+        dy = inner.gradient(y, x)   # 3x^2, recorded on the outer tape
+    assert float(outer.gradient(dy, x)) == 12.0
+
+
+@pytest.mark.parametrize("sources", ["abc", 3.0, [None], {"a": 1.0}], ids=["str", "float", "None", "dict-float"])
+def test_gradient_with_sources_that_are_not_tensors_raises(sources):
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = x * x
+    with pytest.raises(TypeError, match="GradientTape.gradient"):
+        tape.gradient(y, sources)
+
+
+def test_gradient_output_gradients_count_shape_and_dtype():
+    x = tf.Variable([1.0, 2.0])
+    for og, exc in ([tf.ones([3]), IAE], [[1.0, 2.0], ValueError], [tf.constant(1.0, tf.float64), IAE]):
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(x * x)
+        with pytest.raises(exc):
+            tape.gradient(y, x, output_gradients=og)
+
+
+@pytest.mark.parametrize("mode", ["bogus", 3, None])
+def test_gradient_unknown_unconnected_gradients_value_raises(mode):
+    x = tf.Variable(1.0)
+    with tf.GradientTape() as tape:
+        y = x * 2.0
+    with pytest.raises(ValueError, match="unconnected_gradients"):
+        tape.gradient(y, x, unconnected_gradients=mode)
+
+
+def test_used_non_persistent_tape_raises_tf_text():
+    x = tf.Variable(1.0)
+    with tf.GradientTape() as tape:
+        y = x * 2.0
+    tape.gradient(y, x)
+    text = "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)"
+    for again in (lambda: tape.gradient(y, x), lambda: tape.jacobian(y, x)):
+        with pytest.raises(RuntimeError) as info:
+            again()
+        assert str(info.value) == text
+
+
+def test_tape_misuse_errors():
+    with pytest.raises(RuntimeError, match="not recording"):
+        with tf.GradientTape().stop_recording():
+            pass
+    with pytest.raises(ValueError, match="not tf.Tensor or tf.Variable"):
+        tf.GradientTape().watch("a")
+    tape = tf.GradientTape()
+    with tape:
+        with pytest.raises(RuntimeError, match="already active"):
+            tape.__enter__()
+    assert tf._core.tapes_active() == 0
+
+
+def test_custom_gradient_bad_grad_fn_results():
+    a, b = tf.constant(2.0), tf.constant(3.0)
+
+    @tf.custom_gradient
+    def too_few(p, q):
+        return p * q, lambda dy: dy
+
+    @tf.custom_gradient
+    def bad_shape(p):
+        return p * 2.0, lambda dy: tf.ones([3])
+
+    @tf.custom_gradient
+    def raises(p):
+        def g(dy):
+            raise KeyError("grad_fn failed")
+        return p * 2.0, g
+
+    with tf.GradientTape() as t:
+        t.watch([a, b])
+        z = too_few(a, b)
+    with pytest.raises(ValueError, match="custom_gradient"):
+        t.gradient(z, [a, b])
+    with tf.GradientTape() as t:
+        t.watch(a)
+        z = bad_shape(a)
+    with pytest.raises(IAE, match="custom_gradient"):
+        t.gradient(z, a)
+    with tf.GradientTape() as t:
+        t.watch(a)
+        z = raises(a)
+    with pytest.raises(KeyError, match="grad_fn failed"):  # the user's own exception comes through unchanged
+        t.gradient(z, a)
+    assert tf._core.tapes_active() == 0
+
+
+# =====================================================================================================
+# 5. apply_gradients with mismatched shapes and other bad pairs
+# =====================================================================================================
+OPTIMIZERS = {
+    "sgd": lambda: tf.keras.optimizers.SGD(0.1),
+    "sgd-momentum": lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9),
+    "sgd-nesterov": lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    "adam": lambda: tf.keras.optimizers.Adam(0.1),
+    "adam-amsgrad": lambda: tf.keras.optimizers.Adam(0.1, amsgrad=True),
+}
+
+
+def _state(opt, variables):
+    return [v.numpy().copy() for v in variables] + [s.numpy().copy() for s in opt.variables]
+
+
+@pytest.mark.parametrize("grad", [tf.ones([3]), tf.ones([2, 1]), tf.ones([]), tf.ones([1]), tf.ones([1, 2])],
+                         ids=["len3", "2x1", "scalar", "len1", "1x2"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_apply_gradients_shape_mismatch_raises_and_changes_nothing(name, grad):
+    v = tf.Variable([1.0, 2.0])
+    opt = OPTIMIZERS[name]()
+    opt.apply_gradients([(tf.ones([2]), v)])  # built, one step taken
+    before = _state(opt, [v])
+    with pytest.raises(IAE) as info:
+        opt.apply_gradients([(grad, v)])
+    msg = str(info.value)
+    assert names(f"{type(opt).__name__}.apply_gradients", info.value), msg
+    assert "[2]" in msg and str(list(grad.shape)).replace(" ", "") in msg.replace(" ", ""), msg
+    after = _state(opt, [v])
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_apply_gradients_mismatch_in_second_pair_changes_nothing(name):
+    # all-or-nothing (before 1b89c15 the first variable and its slots were updated, iterations not)
+    v, w = tf.Variable([1.0, 2.0]), tf.Variable([[1.0]])
+    opt = OPTIMIZERS[name]()
+    opt.build([v, w])
+    before = _state(opt, [v, w])
+    with pytest.raises(IAE):
+        opt.apply_gradients([(tf.ones([2]), v), (tf.ones([2]), w)])
+    for b, a in zip(before, _state(opt, [v, w])):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_apply_gradients_dtype_and_type_errors(name):
+    v = tf.Variable([1.0, 2.0])
+    opt = OPTIMIZERS[name]()
+    cls = type(opt).__name__
+    with pytest.raises(IAE, match=f"{cls}.apply_gradients"):
+        opt.apply_gradients([(tf.ones([2], dtype=tf.int32), v)])
+    with pytest.raises(TypeError, match=f"{cls}.apply_gradients"):
+        opt.apply_gradients([("ab", v)])
+    with pytest.raises(TypeError, match=f"{cls}.apply_gradients"):
+        opt.apply_gradients([(tf.ones([2]), tf.constant([1.0, 2.0]))])  # a Tensor, not a Variable
+    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0])
+    assert int(opt.iterations.numpy()) == 0
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_apply_gradients_unknown_variable_and_none_gradients(name):
+    v, w = tf.Variable([1.0, 2.0]), tf.Variable([3.0])
+    opt = OPTIMIZERS[name]()
+    opt.apply_gradients([(tf.ones([2]), v)])
+    with pytest.raises(ValueError, match="Unknown variable"):
+        opt.apply_gradients([(tf.ones([1]), w)])
+    with pytest.raises(ValueError, match="No gradients provided for any variable"):
+        opt.apply_gradients([(None, v)])
+    opt2 = OPTIMIZERS[name]()
+    with pytest.warns(UserWarning, match=r"Gradients do not exist for variables \['Variable:0'\]"):
+        opt2.apply_gradients([(tf.ones([2]), v), (None, w)])
+    np.testing.assert_array_equal(w.numpy(), [3.0])
+
+
+def test_apply_gradients_none_gradients_error_explains_why():
+    x = tf.Variable([1.0, 2.0], name="w")
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.stop_gradient(x * 2.0))
+    grads = tape.gradient(y, [x])
+    with pytest.raises(ValueError) as info:
+        tf.keras.optimizers.Adam().apply_gradients(zip(grads, [x]))
+    assert "No gradients provided for any variable" in str(info.value)
+    assert "stop_gradient" in str(info.value), info.value
+
+
+def test_apply_gradients_from_a_generator_with_a_bad_pair():
+    v = tf.Variable([1.0, 2.0])
+    opt = tf.keras.optimizers.SGD(0.1)
+    with pytest.raises(ValueError):
+        opt.apply_gradients(p for p in [(tf.ones([2]),)])  # a 1-tuple: not a (gradient, variable) pair
+    with pytest.raises(IAE):
+        opt.apply_gradients((g, v) for g in [tf.ones([5])])
+    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0])
+
+
+# =====================================================================================================
+# 6. Found on the way
+# =====================================================================================================
+def test_dtype_none_is_not_float64():
+    # np.dtype(None) is float64: before 1b89c15 dtype=None silently meant float64
+    with pytest.raises(TypeError, match="None"):
+        tf.cast(tf.constant([1.0]), None)
+    with pytest.raises(TypeError, match="None"):
+        tf.as_dtype(None)
+    assert tf.zeros([2], dtype=None).dtype == tf.float32  # the default, as for Python floats
+    assert tf.ones([2], dtype=None).dtype == tf.float32
+
+
+def test_comparison_operators_with_unconvertible_objects_follow_tf():
+    t = tf.constant([1.0, 2.0])
+    assert (t == "a") is False and (t != "a") is True
+    assert (t == None) is False  # noqa: E711
+    assert (t == object()) is False
+
+
+def test_argmax_axis_none_and_tensor():
+    # (list/float/str axes: BUG, see test_fuzz.test_known_bug_argmax_bad_axis_type)
+    x = tf.constant([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(tf.argmax(x, axis=None).numpy(), [1, 0, 1])
+    np.testing.assert_array_equal(tf.argmax(x, axis=tf.constant(1)).numpy(), [1, 0])
+    np.testing.assert_array_equal(tf.argmax(x, axis=np.int64(-1)).numpy(), [1, 0])
+
+
+def test_errors_leave_no_tape_and_the_library_usable():
+    x = tf.Variable([1.0, 2.0])
+    for _ in range(20):
+        for bad in (lambda: tf.matmul(x, x), lambda: x.assign([1.0]), lambda: tf.reshape(x, [3]),
+                    lambda: L.SparseCategoricalCrossentropy()(tf.constant([5]), tf.ones([1, 3]) / 3)):
+            try:
+                with tf.GradientTape():
+                    bad()
+            except (ValueError, TypeError):
+                pass
+    assert tf._core.tapes_active() == 0
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(x * x)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [2.0, 4.0])
