@@ -101,6 +101,7 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
   auto out = empty(x->dtype, x->shape, x->device());
   dispatch_numeric(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(x->numel >= kReleaseGILWork);
     cpu::unary_forward<T>(op, out->data<T>(), x->data<T>(), x->numel);
   });
   int64_t attr = int64_t(op);
@@ -161,6 +162,7 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   BroadcastPlan plan = make_broadcast_plan(shape, ins, 2);
   dispatch_all(a->dtype, [&](auto tag) {
     using T = decltype(tag);
+GILRelease nogil(plan.numel >= kReleaseGILWork);
     if (cmp) {
       cpu::binary_forward<T, bool>(op, out->data<bool>(), a->data<T>(), b->data<T>(), plan);
     } else if constexpr (!std::is_same<T, bool>::value) {
@@ -230,6 +232,7 @@ TensorPtr where(const TensorPtr& c, const TensorPtr& x, const TensorPtr& y) {
   BroadcastPlan plan = make_broadcast_plan(shape, ins, 3);
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(plan.numel >= kReleaseGILWork);
     cpu::where_forward<T>(out->data<T>(), c->data<bool>(), x->data<T>(), y->data<T>(), plan);
   });
   finish_op(&kWhere, "where", {x, y, c}, out);
@@ -261,6 +264,7 @@ TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape) {
   BroadcastPlan plan = make_broadcast_plan(shape, ins, 1);
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(plan.numel >= kReleaseGILWork);
     cpu::broadcast_forward<T>(out->data<T>(), x->data<T>(), plan);
   });
   finish_op(&kBroadcastTo, "broadcast_to", {x}, out);

@@ -69,6 +69,7 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
       std::memset(out->raw(), 0, out->nbytes());
       return;
     }
+    GILRelease nogil(nb * M * N * Ka >= kReleaseGILWork);
     cpu::matmul_forward<T>(out->data<T>(), a->data<T>(), b->data<T>(), nb, a_off.data(), b_off.data(), M, N, Ka, ta, tb);
   });
   int64_t attr[2] = {ta, tb};

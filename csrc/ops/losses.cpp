@@ -78,6 +78,7 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
   dispatch_float(x->dtype, "dense", [&](auto tag) {
     using T = decltype(tag);
     auto p = [](const TensorPtr& t) { return t ? t->data<T>() : nullptr; };
+    GILRelease nogil(N * D * K >= kReleaseGILWork);
     cpu::dense_backward<T>(p(dx), p(dW), p(db), p(dz), p(partials), threads, dout[0]->data<T>(), x->data<T>(),
                            W->data<T>(), e.out->data<T>(), N, D, K, act);
   });
@@ -105,6 +106,7 @@ TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int 
   auto out = empty(x->dtype, os, x->device());
   dispatch_float(x->dtype, "dense", [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(N * D * K >= kReleaseGILWork);
     cpu::dense_forward<T>(out->data<T>(), x->data<T>(), W->data<T>(), b ? b->data<T>() : nullptr, N, D, K, act);
   });
   int64_t attr = act;
@@ -136,6 +138,7 @@ static void xent_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* 
   auto dz = empty(logits->dtype, logits->shape, logits->device());
   dispatch_float(logits->dtype, "softmax_cross_entropy", [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(N * C >= kReleaseGILWork);
     cpu::softmax_xent_backward<T>(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(), e.saved->data<T>(),
                                   labels->data<T>(), N, C, T(s));
   });
@@ -154,6 +157,7 @@ TensorPtr softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits
   auto lse = empty(logits->dtype, Shape{N, 2}, logits->device());  // {row max, log sum exp(z - max)}
   dispatch_float(logits->dtype, "softmax_cross_entropy", [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(N * C >= kReleaseGILWork);
     cpu::softmax_xent_forward<T>(loss->data<T>(), lse->data<T>(), logits->data<T>(), labels->data<T>(), N, C,
                                  T(smoothing));
   });
@@ -177,6 +181,7 @@ static void sparse_xent_backward(const TapeEntry& e, const TensorPtr* dout, Tens
   auto dz = empty(logits->dtype, logits->shape, logits->device());
   dispatch_float(logits->dtype, "sparse_softmax_cross_entropy", [&](auto tag) {
     using T = decltype(tag);
+GILRelease nogil(N * C >= kReleaseGILWork);
     if (labels->dtype == DType::Int32)
       cpu::sparse_softmax_xent_backward<T, int32_t>(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(),
                                                     e.saved->data<T>(), labels->data<int32_t>(), N, C);
@@ -211,6 +216,7 @@ TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr&
   auto lse = empty(logits->dtype, Shape{N, 2}, logits->device());  // {row max, log sum exp(z - max)}
   dispatch_float(logits->dtype, op, [&](auto tag) {
     using T = decltype(tag);
+GILRelease nogil(N * C >= kReleaseGILWork);
     if (labels->dtype == DType::Int32)
       cpu::sparse_softmax_xent_forward<T, int32_t>(loss->data<T>(), lse->data<T>(), logits->data<T>(),
                                                    labels->data<int32_t>(), N, C);
@@ -267,6 +273,7 @@ static void pointwise_backward(const TapeEntry& e, const TensorPtr* dout, Tensor
   auto dpred = empty(pred->dtype, pred->shape, pred->device());
   dispatch_float(pred->dtype, kLossNames[kind], [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(N * D >= kReleaseGILWork);
     cpu::pointwise_loss_backward<T>(kind, dpred->data<T>(), dout[0]->data<T>(), pred->data<T>(), target->data<T>(), N,
                                     D, T(p));
   });
@@ -292,6 +299,7 @@ TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pre
   } else {
     dispatch_float(pred->dtype, op, [&](auto tag) {
       using T = decltype(tag);
+      GILRelease nogil(N * D >= kReleaseGILWork);
       cpu::pointwise_loss_forward<T>(kind, loss->data<T>(), pred->data<T>(), target->data<T>(), N, D, T(param));
     });
   }

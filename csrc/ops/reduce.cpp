@@ -51,6 +51,7 @@ static TensorPtr reduce_raw(ReduceOp op, const TensorPtr& x, uint32_t mask) {
     auto dst = empty(x->dtype, next, x->device());
     dispatch_numeric(x->dtype, reduce_name(op), [&](auto tag) {
       using T = decltype(tag);
+      GILRelease nogil(outer * r * inner >= kReleaseGILWork);
       cpu::reduce_forward<T>(op, dst->data<T>(), src->data<T>(), outer, r, inner);
     });
     src = dst;
@@ -173,6 +174,7 @@ TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log) {
   auto out = empty(x->dtype, x->shape, x->device());
   dispatch_float(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(x->numel >= kReleaseGILWork);
     if (x->numel > 0) cpu::softmax_forward<T>(out->data<T>(), x->data<T>(), outer, x->shape.d[ax], inner, log);
   });
   int64_t attr[2] = {ax, int64_t(log)};

@@ -85,6 +85,7 @@ TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
   auto out = empty(x->dtype, os, x->device());
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
+    GILRelease nogil(x->numel >= kReleaseGILWork);
     cpu::transpose_forward<T>(out->data<T>(), x->data<T>(), os, ps);
   });
   int64_t attr[kMaxRank];
