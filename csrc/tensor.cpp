@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
-#include <map>
+#include <list>
 #include <mutex>
 
 #include "cpu/kernels.h"
@@ -39,7 +39,7 @@ namespace {
 constexpr size_t kLargeBlock = size_t(1) << 20;
 struct BlockCache {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;
+  std::list<std::pair<size_t, void*>> free_blocks;  // most recently freed first; the oldest go first
   size_t cached = 0;
   size_t limit = [] {
     const char* env = std::getenv("PYFAST_TAPE_CACHE_MB");
@@ -56,11 +56,17 @@ static void release_large(void* ctx, void* data) {
   const size_t size = size_t(reinterpret_cast<uintptr_t>(ctx));
   BlockCache& c = block_cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  if (c.cached + size <= c.limit) {
-    c.free_blocks.emplace(size, data);
-    c.cached += size;
-  } else {
+  if (size > c.limit) {
     std::free(data);
+    return;
+  }
+  c.free_blocks.emplace_front(size, data);
+  c.cached += size;
+  while (c.cached > c.limit) {  // evict the least recently freed (an earlier phase's sizes), not this one
+    auto& old = c.free_blocks.back();
+    c.cached -= old.first;
+    std::free(old.second);
+    c.free_blocks.pop_back();
   }
 }
 
@@ -68,8 +74,8 @@ static void* alloc_large(size_t size) {
   BlockCache& c = block_cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.free_blocks.find(size);
-    if (it != c.free_blocks.end()) {
+    for (auto it = c.free_blocks.begin(); it != c.free_blocks.end(); ++it) {
+      if (it->first != size) continue;
       void* p = it->second;
       c.free_blocks.erase(it);
       c.cached -= size;
