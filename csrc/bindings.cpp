@@ -178,18 +178,9 @@ static TensorPtr from_numpy(py::array arr, const char* op) {
     throw InvalidArgument("tensors of rank > 8 are not supported (got an array of rank " + std::to_string(arr.ndim()) + ")");
   Shape s;
   for (py::ssize_t i = 0; i < arr.ndim(); i++) s.push_back(arr.shape(i));
-  auto st = std::make_shared<Storage>();
-  st->data = const_cast<void*>(arr.data());
-  st->nbytes = size_t(arr.nbytes());
+  void* data = const_cast<void*>(arr.data());
   PyObject* owner = arr.release().ptr();  // the storage owns this reference
-  st->release = release_pyobject;
-  st->release_ctx = owner;
-  auto t = std::make_shared<TensorImpl>();
-  t->id = next_tensor_id();
-  t->dtype = dt;
-  t->shape = s;
-  t->numel = s.numel();
-  t->storage = std::move(st);
+  auto t = from_external(data, dt, s, release_pyobject, owner);
   trace_numpy_round_trip(owner, *t);
   return t;
 }
@@ -325,20 +316,8 @@ static TensorPtr from_capsule(PyObject* cap) {
   }
   PyCapsule_SetName(cap, "used_dltensor");  // we own it now: the producer's deleter runs when we are done
   char* base = static_cast<char*>(d.data) + d.byte_offset;
-  if (compact && reinterpret_cast<uintptr_t>(base) % dtype_size(dt) == 0) {
-    auto st = std::make_shared<Storage>();
-    st->data = base;
-    st->nbytes = size_t(s.numel()) * dtype_size(dt);
-    st->release = release_managed;
-    st->release_ctx = mt;
-    auto t = std::make_shared<TensorImpl>();
-    t->id = next_tensor_id();
-    t->dtype = dt;
-    t->shape = s;
-    t->numel = s.numel();
-    t->storage = std::move(st);
-    return t;
-  }
+  if (compact && reinterpret_cast<uintptr_t>(base) % dtype_size(dt) == 0)
+    return from_external(base, dt, s, release_managed, mt);
   // Strided (or misaligned) producer memory: one gathered copy.
   auto t = empty(dt, s);
   const size_t es = dtype_size(dt);

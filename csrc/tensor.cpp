@@ -152,6 +152,21 @@ TensorPtr alias(const TensorPtr& x, const Shape& shape) {
   return t;
 }
 
+TensorPtr from_external(void* data, DType dt, const Shape& shape, void (*release)(void*, void*), void* ctx) {
+  auto st = std::make_shared<Storage>();
+  st->data = data;
+  st->nbytes = size_t(shape.numel()) * dtype_size(dt);
+  st->release = release;
+  st->release_ctx = ctx;
+  auto t = std::make_shared<TensorImpl>();
+  t->id = next_tensor_id();
+  t->dtype = dt;
+  t->shape = shape;
+  t->numel = shape.numel();
+  t->storage = std::move(st);
+  return t;
+}
+
 TensorPtr full(DType dt, const Shape& shape, double v, Device dev) {
   auto t = empty(dt, shape, dev);
   dispatch_all(dt, [&](auto tag) {

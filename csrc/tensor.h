@@ -202,6 +202,9 @@ TensorPtr empty(DType dt, const Shape& shape, Device dev = Device{});
 // A new tensor (fresh id) sharing x's storage, with another shape of the same size (reshape, alias).
 TensorPtr alias(const TensorPtr& x, const Shape& shape);
 TensorPtr scalar(DType dt, double v, Device dev = Device{});
+// A tensor (fresh id) over memory someone else owns (a NumPy array, a DLPack producer): release(ctx, data)
+// runs when the last tensor over it is gone.
+TensorPtr from_external(void* data, DType dt, const Shape& shape, void (*release)(void*, void*), void* ctx);
 TensorPtr full(DType dt, const Shape& shape, double v, Device dev = Device{});
 double item_as_double(const TensorImpl& t, int64_t i = 0);
 
