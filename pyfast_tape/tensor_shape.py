@@ -1,24 +1,33 @@
 """``TensorShape``: a tuple of ints with TensorFlow's helper methods."""
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, List, Optional
 
 
 class TensorShape(tuple):
     """The shape of a tensor: a tuple of ints (compares equal to lists and tuples of the same ints)."""
 
-    __slots__ = ()
+    _unknown_rank = False
+
+    def __new__(cls, dims: Any = ()) -> "TensorShape":
+        if dims is None:  # TF's TensorShape(None): a shape of unknown rank (used as "any shape")
+            s = super().__new__(cls, ())
+            s._unknown_rank = True
+            return s
+        return super().__new__(cls, tuple(dims))
 
     def as_list(self) -> List[int]:
+        if self._unknown_rank:
+            raise ValueError("as_list() is not defined on an unknown TensorShape.")
         return list(self)
 
     @property
-    def rank(self) -> int:
-        return len(self)
+    def rank(self) -> Optional[int]:  # type: ignore[override]
+        return None if self._unknown_rank else len(self)
 
     @property
-    def ndims(self) -> int:
-        return len(self)
+    def ndims(self) -> Optional[int]:
+        return self.rank
 
     @property
     def dims(self) -> List[int]:
@@ -31,7 +40,7 @@ class TensorShape(tuple):
         return n
 
     def is_fully_defined(self) -> bool:
-        return True
+        return not self._unknown_rank
 
     def __eq__(self, other: Any) -> bool:
         if isinstance(other, (list, tuple)):
@@ -49,7 +58,7 @@ class TensorShape(tuple):
         return TensorShape(r) if isinstance(key, slice) else r
 
     def __repr__(self) -> str:
-        return f"TensorShape({list(self)})"
+        return "TensorShape(None)" if self._unknown_rank else f"TensorShape({list(self)})"
 
     def __str__(self) -> str:
         if len(self) == 1:

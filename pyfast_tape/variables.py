@@ -35,7 +35,7 @@ class Variable(_core.VariableBase):
         if callable(initial_value):
             initial_value = initial_value()
         value = _core.convert(initial_value, None if dtype is None else as_dtype(dtype))
-        if shape is not None:
+        if shape is not None and getattr(shape, "rank", 0) is not None:  # TensorShape(None): any shape
             want = list(shape)
             got = list(value.shape)
             if len(want) != len(got) or any(w is not None and int(w) != g for w, g in zip(want, got)):

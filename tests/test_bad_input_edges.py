@@ -368,9 +368,6 @@ def test_variable_shape_argument_compatible_is_accepted():
     assert tf.Variable([1.0, 2.0], shape=[None]).shape == (2,)
 
 
-@pytest.mark.xfail(reason="BUG: tf.Variable(..., shape=tf.TensorShape(None)) (TF's way to say 'any shape') raises "
-                          "a bare TypeError \"'NoneType' object is not iterable\" from pyfast_tape/variables.py",
-                   strict=True)
 def test_variable_shape_argument_unknown_rank():
     assert tf.Variable([1.0, 2.0], shape=tf.TensorShape(None)).shape == (2,)
 

@@ -1329,20 +1329,10 @@ def test_keras_losses(case, via_tensor):
     bad_labels = kind == "scce" and true.size and (true.min() < 0 or true.max() >= max(pred.shape[-1], 1))
     if kind == "cce" and kw.get("label_smoothing") and true.ndim == 0 and isinstance(out.error, IndexError):
         return known_bug("keras-cce-smoothing-scalar-labels-indexerror")  # Keras 3 itself raises IndexError
-    if kind == "scce" and isinstance(out.error, IndexError):
-        t_, p_ = fref.squeeze_or_expand_to_same_rank(true, pred)
-        if p_.ndim == 0:  # LossFunctionWrapper squeezed the (1,) output to a scalar: Keras raises ValueError
-            return known_bug("keras-scce-scalar-output-indexerror")
     if kind in ("cce", "bce") and ref_err is None:
         yt_, yp_ = fref.squeeze_or_expand_to_same_rank(true, pred)
         if yt_.shape != yp_.shape:  # Keras: "Arguments `target` and `output` must have the same shape"
             ref_err = ValueError("shape")
-            if kind == "bce" and out.error is None and yt_.ndim == yp_.ndim:
-                return known_bug("keras-bce-broadcasts-unequal-shapes")
-    if kind in ("mse", "huber") and ref_err is None and out.error is not None:
-        yt_, yp_ = fref.squeeze_or_expand_to_same_rank(true, pred)
-        if yt_.ndim != yp_.ndim and "same rank" in str(out.error):
-            return known_bug("keras-mse-huber-reject-rank-broadcast")
     if out.error is not None:
         e = out.error
         # Keras raises plain ValueError for its own shape checks; the ops raise InvalidArgumentError/TypeError
@@ -1726,26 +1716,17 @@ def test_known_bug_transpose_empty_perm():
         tf.transpose(tf.ones([2, 3]), [])
 
 
-@pytest.mark.xfail(reason="BUG (Keras compatibility): MeanSquaredError/Huber reject y_true of lower rank that "
-                          "broadcasts (Keras 3 computes mean(square(y_true - y_pred), -1) with broadcasting)",
-                   strict=True)
 @pytest.mark.parametrize("loss", ["MeanSquaredError", "Huber"])
 def test_known_bug_keras_mse_huber_rank_broadcast(loss):
     got = getattr(tf.keras.losses, loss)()(tf.ones([3]), tf.zeros([2, 3]))
     assert float(got) == pytest.approx(1.0 if loss == "MeanSquaredError" else 0.5)
 
 
-@pytest.mark.xfail(reason="BUG (Keras compatibility): BinaryCrossentropy broadcasts y_true (2, 1) against "
-                          "y_pred (2, 3); Keras 3 raises ValueError 'Arguments `target` and `output` must have the "
-                          "same shape'", strict=True)
 def test_known_bug_keras_bce_unequal_shapes_raise():
     with pytest.raises(ValueError, match="shape"):
         tf.keras.losses.BinaryCrossentropy()(tf.ones([2, 1]), tf.fill([2, 3], 0.5))
 
 
-@pytest.mark.xfail(reason="BUG: SparseCategoricalCrossentropy with a scalar label and a (1,) output raises "
-                          "IndexError (LossFunctionWrapper squeezes the output to a scalar); expected a ValueError "
-                          "naming the shapes", strict=True)
 def test_known_bug_keras_scce_scalar_output():
     with pytest.raises(ValueError):
         tf.keras.losses.SparseCategoricalCrossentropy()(np.array(0), np.array([1.0]))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import warnings
 from typing import Any, Optional, Tuple
 
+import numpy as np
+
 from .. import _core
 from ..dtypes import as_dtype, float32
 from ..ops import expand_dims, squeeze
@@ -83,14 +85,27 @@ def _logits_of(y_pred: Any, from_logits: bool, fn: str, activation: str) -> Tupl
     return logits, True
 
 
+def _broadcast_pair(fn: str, y_true: Any, y_pred: Any) -> Tuple[Any, Any]:
+    """MSE/Huber: Keras computes them on `y_pred - y_true`, which broadcasts (any ranks)."""
+    if tuple(y_true.shape) == tuple(y_pred.shape):
+        return y_true, y_pred
+    try:
+        shape = list(np.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape)))
+    except ValueError:
+        raise _core.InvalidArgumentError(f"{fn}: y_true of shape {tuple(y_true.shape)} and y_pred of shape "
+                                         f"{tuple(y_pred.shape)} do not broadcast") from None
+    return _core.broadcast_to(y_true, shape), _core.broadcast_to(y_pred, shape)
+
+
 def _same_shape(fn: str, y_true: Any, y_pred: Any) -> Tuple[Any, Any]:
+    """The cross-entropies: Keras requires equal shapes."""
     if tuple(y_true.shape) == tuple(y_pred.shape):
         return y_true, y_pred
     if len(y_true.shape) != len(y_pred.shape):
         raise ValueError(f"{fn}: arguments `target` and `output` must have the same rank (ndim). Received: "
                          f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
-    shape = list(_core.add(_core.fill_like(y_true, 0.0, None), _core.fill_like(y_pred, 0.0, None)).shape)
-    return _core.broadcast_to(y_true, shape), _core.broadcast_to(y_pred, shape)
+    raise ValueError(f"{fn}: arguments `target` and `output` must have the same shape. Received: "
+                     f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
 
 
 # ---- functional forms: per-sample losses ----------------------------------------------------------------
@@ -98,7 +113,7 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
     y_pred = _convert(y_pred)
     y_true = _convert(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    y_true, y_pred = _same_shape("mean_squared_error", y_true, y_pred)
+    y_true, y_pred = _broadcast_pair("mean_squared_error", y_true, y_pred)
     return _core.pointwise_loss(_MSE, y_true, y_pred, 0.0)
 
 
@@ -106,7 +121,7 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
     y_pred = _convert(y_pred)
     y_true = _convert(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    y_true, y_pred = _same_shape("huber", y_true, y_pred)
+    y_true, y_pred = _broadcast_pair("huber", y_true, y_pred)
     return _core.pointwise_loss(_HUBER, y_true, y_pred, float(delta))
 
 
@@ -162,6 +177,9 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     labels = _core.convert(y_true)
     if labels.dtype.is_floating:
         labels = _core.cast(labels, "int64")
+    if len(out.shape) < 1:
+        raise ValueError(f"sparse_categorical_crossentropy: y_pred must have a class axis, got shape {tuple(out.shape)} "
+                         f"(labels {tuple(labels.shape)})")
     if len(labels.shape) == len(out.shape) and labels.shape[-1] == 1:
         labels = squeeze(labels, -1)
     if not from_logits:
