@@ -176,6 +176,7 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
     InBackward() { in_backward() = true; }
     ~InBackward() { in_backward() = was; }
   } in_bw;
+  ScopeSuspend no_scope;  // gradients are computed where their forward ops ran, whatever tf.device is active
 
   // 1. Entries on a path from a source: forward sweep marking everything reachable from the sources.
   std::unordered_set<int64_t> reach(source_ids.begin(), source_ids.end());
@@ -202,7 +203,7 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
   for (size_t k = 0; k < targets.size(); k++) {
     const TensorPtr& t = targets[k];
     if (!is_floating(t->dtype) || !reach.count(t->id)) continue;
-    TensorPtr g = (k < output_grads.size() && output_grads[k]) ? output_grads[k] : full(t->dtype, t->shape, 1.0);
+    TensorPtr g = (k < output_grads.size() && output_grads[k]) ? output_grads[k] : full(t->dtype, t->shape, 1.0, t->device());
     accumulate(grads, t->id, g);
   }
 
@@ -221,7 +222,7 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
           douts.push_back(it->second);
           any = true;
         } else {
-          douts.push_back(full(c.out[k]->dtype, c.out[k]->shape, 0.0));
+          douts.push_back(full(c.out[k]->dtype, c.out[k]->shape, 0.0, c.out[k]->device()));
         }
       }
       if (!any) continue;

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "cpu/kernels.h"
+#include "device.h"
 
 namespace pft {
 
@@ -97,11 +98,15 @@ void release_cached_blocks() {
 }
 
 StoragePtr alloc_storage(size_t nbytes, Device dev) {
-  if (dev.type != DeviceType::CPU)
-    throw RuntimeError("pyfast_tape was built without CUDA support; GPU tensors are unavailable");
   auto s = std::make_shared<Storage>();
   s->nbytes = nbytes;
   s->device = dev;
+  if (dev.type == DeviceType::CUDA) {
+    s->data = gpu_malloc(nbytes, dev.index);
+    s->release = [](void* ctx, void* p) { gpu_free(p, int(reinterpret_cast<uintptr_t>(ctx))); };
+    s->release_ctx = reinterpret_cast<void*>(uintptr_t(dev.index));
+    return s;
+  }
   if (nbytes <= sizeof(s->small)) {
     s->data = s->small;  // one allocation for control block, storage and data
   } else if (nbytes >= kLargeBlock) {
@@ -171,7 +176,12 @@ TensorPtr full(DType dt, const Shape& shape, double v, Device dev) {
   auto t = empty(dt, shape, dev);
   dispatch_all(dt, [&](auto tag) {
     using T = decltype(tag);
-    cpu::fill_forward<T>(t->data<T>(), static_cast<T>(v), t->numel);
+    if (on_gpu(dev)) {
+      gpu_set_current(dev.index);
+      cuda::fill_forward<T>(t->data<T>(), static_cast<T>(v), t->numel);
+    } else {
+      cpu::fill_forward<T>(t->data<T>(), static_cast<T>(v), t->numel);
+    }
   });
   return t;
 }
@@ -181,7 +191,9 @@ TensorPtr scalar(DType dt, double v, Device dev) { return full(dt, Shape{}, v, d
 double item_as_double(const TensorImpl& t, int64_t i) {
   return dispatch_all(t.dtype, [&](auto tag) -> double {
     using T = decltype(tag);
-    return static_cast<double>(t.data<T>()[i]);
+    T v;
+    copy_bytes(&v, Device{}, t.data<T>() + i, t.device(), sizeof(T));
+    return static_cast<double>(v);
   });
 }
 

@@ -55,5 +55,26 @@ template void adam_update<float>(float*, float*, float*, float*, const float*, i
 template void adam_update<double>(double*, double*, double*, double*, const double*, int64_t, double, double, double,
                                   double);
 
+template <class T>
+void sgd_update_many(T* const* vars, T* const* moms, const T* const* grads, const int64_t* sizes, int count, T lr,
+                     T momentum, bool nesterov) {
+  for (int i = 0; i < count; i++) sgd_update<T>(vars[i], moms ? moms[i] : nullptr, grads[i], sizes[i], lr, momentum, nesterov);
+}
+
+template <class T>
+void adam_update_many(T* const* vars, T* const* ms, T* const* vs, T* const* vhats, const T* const* grads,
+                      const int64_t* sizes, int count, T alpha, T one_minus_b1, T one_minus_b2, T epsilon) {
+  for (int i = 0; i < count; i++)
+    adam_update<T>(vars[i], ms[i], vs[i], vhats ? vhats[i] : nullptr, grads[i], sizes[i], alpha, one_minus_b1,
+                   one_minus_b2, epsilon);
+}
+
+#define PFT_INST(T)                                                                                          \
+  template void sgd_update_many<T>(T* const*, T* const*, const T* const*, const int64_t*, int, T, T, bool); \
+  template void adam_update_many<T>(T* const*, T* const*, T* const*, T* const*, const T* const*, const int64_t*, int, T, \
+                                    T, T, T);
+PFT_INST(float) PFT_INST(double)
+#undef PFT_INST
+
 }  // namespace cpu
 }  // namespace pft

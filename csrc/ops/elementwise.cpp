@@ -93,6 +93,7 @@ static const OpDef kUnary = {"unary", unary_backward};
 
 TensorPtr unary(UnaryOp op, const TensorPtr& x) {
   const char* name = unary_name(op);
+  if (misplaced({x.get()})) return unary(op, to_device(x, op_device(name, {x.get()})));
   bool float_only = !(op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Square ||
                       op == UnaryOp::Sign || op == UnaryOp::Relu);
   if (x->dtype == DType::Bool || (float_only && !is_floating(x->dtype)))
@@ -102,7 +103,7 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
   dispatch_numeric(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(x->numel >= kReleaseGILWork);
-    cpu::unary_forward<T>(op, out->data<T>(), x->data<T>(), x->numel);
+    PFT_KERNEL_FOR(out->device(), unary_forward<T>)(op, out->data<T>(), x->data<T>(), x->numel);
   });
   int64_t attr = int64_t(op);
   finish_op(&kUnary, name, {x}, out, &attr, 1);
@@ -137,10 +138,13 @@ static const OpDef kBinary = {"binary", binary_backward};
 
 TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   const char* name = binary_name(op);
+  if (misplaced({a.get(), b.get()})) {
+    const Device d = op_device(name, {a.get(), b.get()});
+    return binary(op, to_device(a, d), to_device(b, d));
+  }
   if (a->dtype != b->dtype)
     throw InvalidArgument(std::string(name) + ": dtype mismatch, x is " + describe(*a) + " and y is " + describe(*b) +
                           " (no implicit promotion); cast one with tf.cast so both have the same dtype");
-  check_same_device(name, a, b);
   const bool cmp = is_comparison(op);
   if (a->dtype == DType::Bool && !(cmp && (op == BinaryOp::Equal || op == BinaryOp::NotEqual)))
     throw TypeError(std::string(name) + ": unsupported dtype bool (inputs " + describe(*a) + ", " + describe(*b) +
@@ -149,7 +153,8 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
     // TF: "Integers to negative integer powers are not allowed"
     bool neg_exp = dispatch_all(b->dtype, [&](auto tag) {
       using T = decltype(tag);
-      const T* p = b->data<T>();
+      const TensorPtr hb = host_copy(b);
+      const T* p = hb->data<T>();
       for (int64_t i = 0; i < b->numel; i++)
         if (p[i] < T(0)) return true;
       return false;
@@ -164,9 +169,9 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
     using T = decltype(tag);
 GILRelease nogil(plan.numel >= kReleaseGILWork);
     if (cmp) {
-      cpu::binary_forward<T, bool>(op, out->data<bool>(), a->data<T>(), b->data<T>(), plan);
+      PFT_KERNEL_FOR(out->device(), binary_forward<T, bool>)(op, out->data<bool>(), a->data<T>(), b->data<T>(), plan);
     } else if constexpr (!std::is_same<T, bool>::value) {
-      cpu::binary_forward<T, T>(op, out->data<T>(), a->data<T>(), b->data<T>(), plan);
+      PFT_KERNEL_FOR(out->device(), binary_forward<T, T>)(op, out->data<T>(), a->data<T>(), b->data<T>(), plan);
     }
   });
   int64_t attr = int64_t(op);
@@ -224,8 +229,10 @@ TensorPtr where(const TensorPtr& c, const TensorPtr& x, const TensorPtr& y) {
   if (x->dtype != y->dtype)
     throw InvalidArgument("where: x and y must have the same dtype, got " + describe(*x) + " and " + describe(*y) +
                           "; cast one with tf.cast");
-  check_same_device("where", c, x);
-  check_same_device("where", x, y);
+  if (misplaced({c.get(), x.get(), y.get()})) {
+    const Device d = op_device("where", {c.get(), x.get(), y.get()});
+    return where(to_device(c, d), to_device(x, d), to_device(y, d));
+  }
   Shape shape = broadcast_shapes("where", broadcast_shapes("where", c->shape, x->shape), y->shape);
   auto out = empty(x->dtype, shape, x->device());
   const Shape* ins[3] = {&c->shape, &x->shape, &y->shape};
@@ -233,7 +240,7 @@ TensorPtr where(const TensorPtr& c, const TensorPtr& x, const TensorPtr& y) {
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(plan.numel >= kReleaseGILWork);
-    cpu::where_forward<T>(out->data<T>(), c->data<bool>(), x->data<T>(), y->data<T>(), plan);
+    PFT_KERNEL_FOR(out->device(), where_forward<T>)(out->data<T>(), c->data<bool>(), x->data<T>(), y->data<T>(), plan);
   });
   finish_op(&kWhere, "where", {x, y, c}, out);
   return out;
@@ -255,6 +262,7 @@ static void broadcast_to_backward(const TapeEntry& e, const TensorPtr* dout, Ten
 static const OpDef kBroadcastTo = {"broadcast_to", broadcast_to_backward};
 
 TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape) {
+  if (misplaced({x.get()})) return broadcast_to(to_device(x, op_device("broadcast_to", {x.get()})), shape);
   if (x->shape == shape) return x;
   Shape b = broadcast_shapes("broadcast_to", x->shape, shape);
   if (b != shape)
@@ -265,7 +273,7 @@ TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape) {
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(plan.numel >= kReleaseGILWork);
-    cpu::broadcast_forward<T>(out->data<T>(), x->data<T>(), plan);
+    PFT_KERNEL_FOR(out->device(), broadcast_forward<T>)(out->data<T>(), x->data<T>(), plan);
   });
   finish_op(&kBroadcastTo, "broadcast_to", {x}, out);
   return out;
@@ -291,13 +299,14 @@ static void cast_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* 
 static const OpDef kCast = {"cast", cast_backward};
 
 TensorPtr cast(const TensorPtr& x, DType dt) {
+  if (misplaced({x.get()})) return cast(to_device(x, op_device("cast", {x.get()})), dt);
   if (x->dtype == dt) return x;
   auto out = empty(dt, x->shape, x->device());
   dispatch_all(dt, [&](auto to_tag) {
     using To = decltype(to_tag);
     dispatch_all(x->dtype, [&](auto from_tag) {
       using From = decltype(from_tag);
-      cpu::cast_forward<To, From>(out->data<To>(), x->data<From>(), x->numel);
+      PFT_KERNEL_FOR(out->device(), cast_forward<To, From>)(out->data<To>(), x->data<From>(), x->numel);
     });
   });
   finish_op(is_floating(x->dtype) ? &kCast : nullptr, "cast", {x}, out);

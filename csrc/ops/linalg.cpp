@@ -10,11 +10,14 @@ static void matmul_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr
 static const OpDef kMatmul = {"matmul", matmul_backward};
 
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
+  if (misplaced({a.get(), b.get()})) {
+    const Device d = op_device("matmul", {a.get(), b.get()});
+    return matmul(to_device(a, d), to_device(b, d), ta, tb);
+  }
   if (a->dtype != b->dtype)
     throw InvalidArgument("matmul: dtype mismatch, a is " + describe(*a) + " and b is " + describe(*b) +
                           "; cast one with tf.cast so both have the same dtype");
   if (a->dtype == DType::Bool) throw TypeError("matmul: unsupported dtype bool");
-  check_same_device("matmul", a, b);
   if (a->ndim() < 2 || b->ndim() < 2)
     throw InvalidArgument("matmul: both inputs must have rank >= 2, got a " + describe(*a) + " and b " + describe(*b) +
                           " (reshape a vector to [1, n] or [n, 1])");
@@ -66,11 +69,14 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
     using T = decltype(tag);
     if (out->numel == 0) return;
     if (Ka == 0) {
-      std::memset(out->raw(), 0, out->nbytes());
+      if (on_gpu(out->device()))
+        gpu_memset_zero(out->raw(), out->nbytes(), out->device().index);
+      else
+        std::memset(out->raw(), 0, out->nbytes());
       return;
     }
     GILRelease nogil(nb * M * N * Ka >= kReleaseGILWork);
-    cpu::matmul_forward<T>(out->data<T>(), a->data<T>(), b->data<T>(), nb, a_off.data(), b_off.data(), M, N, Ka, ta, tb);
+    PFT_KERNEL_FOR(out->device(), matmul_forward<T>)(out->data<T>(), a->data<T>(), b->data<T>(), nb, a_off.data(), b_off.data(), M, N, Ka, ta, tb, T(0));
   });
   int64_t attr[2] = {ta, tb};
   finish_op(&kMatmul, "matmul", {a, b}, out, attr, 2);

@@ -69,17 +69,18 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
     return;
   }
   const int64_t D = W->shape.d[0], K = W->shape.d[1], N = leading_rows(x);
-  const int threads = intra_op_threads();
+  const bool gpu = on_gpu(x->device());  // the CUDA kernel sums dbias without per-thread partials
+  const int threads = gpu ? 0 : intra_op_threads();
   TensorPtr dx = e.need(0) ? empty(x->dtype, x->shape, x->device()) : nullptr;
   TensorPtr dW = e.need(1) ? empty(W->dtype, W->shape, W->device()) : nullptr;
   TensorPtr db = (b && e.need(2)) ? empty(b->dtype, b->shape, b->device()) : nullptr;
   TensorPtr dz = act != 0 ? empty(x->dtype, Shape{N, K}, x->device()) : nullptr;
-  TensorPtr partials = (db && act != 0) ? empty(x->dtype, Shape{threads, K}, x->device()) : nullptr;
+  TensorPtr partials = (db && act != 0 && !gpu) ? empty(x->dtype, Shape{threads, K}, x->device()) : nullptr;
   dispatch_float(x->dtype, "dense", [&](auto tag) {
     using T = decltype(tag);
     auto p = [](const TensorPtr& t) { return t ? t->data<T>() : nullptr; };
     GILRelease nogil(N * D * K >= kReleaseGILWork);
-    cpu::dense_backward<T>(p(dx), p(dW), p(db), p(dz), p(partials), threads, dout[0]->data<T>(), x->data<T>(),
+    PFT_KERNEL_FOR(x->device(), dense_backward<T>)(p(dx), p(dW), p(db), p(dz), p(partials), threads, dout[0]->data<T>(), x->data<T>(),
                            W->data<T>(), e.out->data<T>(), N, D, K, act);
   });
   din[0] = dx;
@@ -89,6 +90,10 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
 static const OpDef kDense = {"dense", dense_backward};
 
 TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int act) {
+  if (misplaced({x.get(), W.get(), b.get()})) {
+    const Device d = op_device("dense", {x.get(), W.get(), b.get()});
+    return dense(to_device(x, d), to_device(W, d), b ? to_device(b, d) : b, act);
+  }
   if (act < 0 || act > 4) throw InvalidArgument("dense: unknown activation code " + std::to_string(act));
   check_float_same("dense", x, "x", W, "kernel");
   if (W->ndim() != 2) throw InvalidArgument("dense: kernel must have rank 2, got " + describe(*W));
@@ -107,7 +112,7 @@ TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int 
   dispatch_float(x->dtype, "dense", [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(N * D * K >= kReleaseGILWork);
-    cpu::dense_forward<T>(out->data<T>(), x->data<T>(), W->data<T>(), b ? b->data<T>() : nullptr, N, D, K, act);
+    PFT_KERNEL_FOR(out->device(), dense_forward<T>)(out->data<T>(), x->data<T>(), W->data<T>(), b ? b->data<T>() : nullptr, N, D, K, act);
   });
   int64_t attr = act;
   finish_op(&kDense, "dense", {x, W, b}, out, &attr, 1);
@@ -139,7 +144,7 @@ static void xent_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* 
   dispatch_float(logits->dtype, "softmax_cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(N * C >= kReleaseGILWork);
-    cpu::softmax_xent_backward<T>(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(), e.saved->data<T>(),
+    PFT_KERNEL_FOR(dz->device(), softmax_xent_backward<T>)(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(), e.saved->data<T>(),
                                   labels->data<T>(), N, C, T(s));
   });
   din[1] = dz;
@@ -147,6 +152,10 @@ static void xent_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* 
 static const OpDef kSoftmaxXent = {"softmax_cross_entropy", xent_backward};
 
 TensorPtr softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits, double smoothing) {
+  if (misplaced({labels.get(), logits.get()})) {
+    const Device d = op_device("softmax_cross_entropy", {labels.get(), logits.get()});
+    return softmax_cross_entropy(to_device(labels, d), to_device(logits, d), smoothing);
+  }
   check_float_same("softmax_cross_entropy", logits, "logits", labels, "labels");
   if (logits->ndim() < 1 || labels->shape != logits->shape)
     throw InvalidArgument("softmax_cross_entropy: labels " + describe(*labels) + " and logits " + describe(*logits) +
@@ -158,7 +167,7 @@ TensorPtr softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits
   dispatch_float(logits->dtype, "softmax_cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(N * C >= kReleaseGILWork);
-    cpu::softmax_xent_forward<T>(loss->data<T>(), lse->data<T>(), logits->data<T>(), labels->data<T>(), N, C,
+    PFT_KERNEL_FOR(loss->device(), softmax_xent_forward<T>)(loss->data<T>(), lse->data<T>(), logits->data<T>(), labels->data<T>(), N, C,
                                  T(smoothing));
   });
   finish_op(&kSoftmaxXent, "softmax_cross_entropy", {labels, logits}, loss, nullptr, 0, smoothing, lse);
@@ -183,10 +192,10 @@ static void sparse_xent_backward(const TapeEntry& e, const TensorPtr* dout, Tens
     using T = decltype(tag);
 GILRelease nogil(N * C >= kReleaseGILWork);
     if (labels->dtype == DType::Int32)
-      cpu::sparse_softmax_xent_backward<T, int32_t>(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(),
+      PFT_KERNEL_FOR(dz->device(), sparse_softmax_xent_backward<T, int32_t>)(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(),
                                                     e.saved->data<T>(), labels->data<int32_t>(), N, C);
     else
-      cpu::sparse_softmax_xent_backward<T, int64_t>(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(),
+      PFT_KERNEL_FOR(dz->device(), sparse_softmax_xent_backward<T, int64_t>)(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(),
                                                     e.saved->data<T>(), labels->data<int64_t>(), N, C);
   });
   din[1] = dz;
@@ -195,6 +204,10 @@ static const OpDef kSparseSoftmaxXent = {"sparse_softmax_cross_entropy", sparse_
 
 TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits) {
   const char* op = "sparse_softmax_cross_entropy";
+  if (misplaced({labels.get(), logits.get()})) {
+    const Device d = op_device(op, {labels.get(), logits.get()});
+    return sparse_softmax_cross_entropy(to_device(labels, d), to_device(logits, d));
+  }
   if (!is_floating(logits->dtype)) throw TypeError(std::string(op) + ": logits must be float32 or float64, got " + describe(*logits));
   if (!is_integer(labels->dtype))
     throw TypeError(std::string(op) + ": labels must be int32 or int64 class indices, got " + describe(*labels) +
@@ -205,8 +218,9 @@ TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr&
                           describe(*logits) + " without the last (class) dimension");
   const int64_t C = logits->shape.d[logits->ndim() - 1], N = C ? logits->numel / C : 0;
   if (C == 0) throw InvalidArgument(std::string(op) + ": logits " + describe(*logits) + " have no classes");
+  const TensorPtr hl = host_copy(labels);  // the range check reads the labels on the host
   for (int64_t n = 0; n < N; n++) {
-    int64_t l = labels->dtype == DType::Int32 ? labels->data<int32_t>()[n] : labels->data<int64_t>()[n];
+    int64_t l = hl->dtype == DType::Int32 ? hl->data<int32_t>()[n] : hl->data<int64_t>()[n];
     if (l < 0 || l >= C)
       throw InvalidArgument(std::string(op) + ": received a label value of " + std::to_string(l) +
                             " which is outside the valid range of [0, " + std::to_string(C) + ") (labels " +
@@ -218,10 +232,10 @@ TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr&
     using T = decltype(tag);
 GILRelease nogil(N * C >= kReleaseGILWork);
     if (labels->dtype == DType::Int32)
-      cpu::sparse_softmax_xent_forward<T, int32_t>(loss->data<T>(), lse->data<T>(), logits->data<T>(),
+      PFT_KERNEL_FOR(loss->device(), sparse_softmax_xent_forward<T, int32_t>)(loss->data<T>(), lse->data<T>(), logits->data<T>(),
                                                    labels->data<int32_t>(), N, C);
     else
-      cpu::sparse_softmax_xent_forward<T, int64_t>(loss->data<T>(), lse->data<T>(), logits->data<T>(),
+      PFT_KERNEL_FOR(loss->device(), sparse_softmax_xent_forward<T, int64_t>)(loss->data<T>(), lse->data<T>(), logits->data<T>(),
                                                    labels->data<int64_t>(), N, C);
   });
   finish_op(&kSparseSoftmaxXent, op, {labels, logits}, loss, nullptr, 0, 0.0, lse);
@@ -245,14 +259,14 @@ static TensorPtr pointwise_composed(int kind, const TensorPtr& target, const Ten
       break;
     }
     case 2: {  // -(z log(p) + (1 - z) log(1 - p)), p clipped to [eps, 1 - eps]
-      auto pc = binary(BinaryOp::Minimum, binary(BinaryOp::Maximum, pred, full(pred->dtype, Shape{}, p)),
-                       full(pred->dtype, Shape{}, 1.0 - p));
-      auto one = full(pred->dtype, Shape{}, 1.0);
+      auto pc = binary(BinaryOp::Minimum, binary(BinaryOp::Maximum, pred, full(pred->dtype, Shape{}, p, pred->device())),
+                       full(pred->dtype, Shape{}, 1.0 - p, pred->device()));
+      auto one = full(pred->dtype, Shape{}, 1.0, pred->device());
       l = neg(add(mul(target, unary(UnaryOp::Log, pc)), mul(sub(one, target), unary(UnaryOp::Log, sub(one, pc)))));
       break;
     }
     default: {  // max(x, 0) - x z + log(1 + exp(-|x|))
-      auto one = full(pred->dtype, Shape{}, 1.0);
+      auto one = full(pred->dtype, Shape{}, 1.0, pred->device());
       l = add(sub(unary(UnaryOp::Relu, pred), mul(pred, target)),
               unary(UnaryOp::Log, add(one, unary(UnaryOp::Exp, neg(unary(UnaryOp::Abs, pred))))));
       break;
@@ -274,7 +288,7 @@ static void pointwise_backward(const TapeEntry& e, const TensorPtr* dout, Tensor
   dispatch_float(pred->dtype, kLossNames[kind], [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(N * D >= kReleaseGILWork);
-    cpu::pointwise_loss_backward<T>(kind, dpred->data<T>(), dout[0]->data<T>(), pred->data<T>(), target->data<T>(), N,
+    PFT_KERNEL_FOR(dpred->device(), pointwise_loss_backward<T>)(kind, dpred->data<T>(), dout[0]->data<T>(), pred->data<T>(), target->data<T>(), N,
                                     D, T(p));
   });
   din[1] = dpred;
@@ -284,6 +298,10 @@ static const OpDef kPointwiseLoss = {"pointwise_loss", pointwise_backward};
 TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pred, double param) {
   if (kind < 0 || kind > 3) throw InvalidArgument("pointwise_loss: unknown kind " + std::to_string(kind));
   const char* op = kLossNames[kind];
+  if (misplaced({target.get(), pred.get()})) {
+    const Device d = op_device(op, {target.get(), pred.get()});
+    return pointwise_loss(kind, to_device(target, d), to_device(pred, d), param);
+  }
   check_float_same(op, pred, "y_pred", target, "y_true");
   if (target->shape != pred->shape)
     throw InvalidArgument(std::string(op) + ": y_true " + describe(*target) + " and y_pred " + describe(*pred) +
@@ -294,13 +312,13 @@ TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pre
   if (D == 0) {  // mean over an empty axis: NaN, as Keras/NumPy give
     dispatch_float(pred->dtype, op, [&](auto tag) {
       using T = decltype(tag);
-      cpu::fill_forward<T>(loss->data<T>(), T(NAN), loss->numel);
+      PFT_KERNEL_FOR(loss->device(), fill_forward<T>)(loss->data<T>(), T(NAN), loss->numel);
     });
   } else {
     dispatch_float(pred->dtype, op, [&](auto tag) {
       using T = decltype(tag);
       GILRelease nogil(N * D >= kReleaseGILWork);
-      cpu::pointwise_loss_forward<T>(kind, loss->data<T>(), pred->data<T>(), target->data<T>(), N, D, T(param));
+      PFT_KERNEL_FOR(loss->device(), pointwise_loss_forward<T>)(kind, loss->data<T>(), pred->data<T>(), target->data<T>(), N, D, T(param));
     });
   }
   int64_t attr = kind;

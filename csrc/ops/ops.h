@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../cpu/kernels.h"
+#include "../device.h"
 #include "../tape.h"
 #include "../tensor.h"
 
@@ -27,6 +28,40 @@ struct GILRelease {
   GILRelease(const GILRelease&) = delete;
   GILRelease& operator=(const GILRelease&) = delete;
 };
+
+// The backend of one kernel call, from the device the op runs on: the CUDA launcher on a GPU (after
+// making that GPU the thread's current one), else the CPU kernel of the same name and signature:
+//   PFT_KERNEL_FOR(out->device(), unary_forward<T>)(op, out->data<T>(), x->data<T>(), n);
+#define PFT_KERNEL_FOR(dev, ...) \
+  (::pft::on_gpu(dev) ? ::pft::ops::on_gpu_index((dev).index, &::pft::cuda::__VA_ARGS__) : &::pft::cpu::__VA_ARGS__)
+template <class F>
+inline F* on_gpu_index(int index, F* launcher) {
+  gpu_set_current(index);
+  return launcher;
+}
+
+// ---- placement.cpp: which device an op runs on ------------------------------------------------------
+// Inside a tf.device scope, the scope's device: inputs elsewhere are copied there (TF's behaviour).
+// Without one, the inputs' common device; a 0-d CPU tensor (a Python scalar) joins a GPU op, any other
+// mix raises, naming the op and the devices. `misplaced` is the hot-path test (no scope, one device).
+inline bool misplaced(std::initializer_list<const TensorImpl*> ins) {
+  const Device* scope = scope_device();
+  const Device* first = nullptr;
+  for (const TensorImpl* t : ins) {
+    if (!t) continue;
+    const Device& d = t->device();
+    if (scope ? d != *scope : (first && d != *first)) return true;
+    if (!first) first = &d;
+  }
+  return false;
+}
+// The device for an op whose inputs are `ins` (nulls skipped); raises on a mix outside a scope.
+Device op_device(const char* op, std::initializer_list<const TensorImpl*> ins);
+// x on device d: x itself when it is there already, else a copy recorded on the tape (its gradient is
+// copied back to x's device).
+TensorPtr to_device(const TensorPtr& x, const Device& d);
+// Host copy of a tensor's bytes for glue that must read values (label range checks): x itself on the CPU.
+TensorPtr host_copy(const TensorPtr& x);
 
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 void check_same_device(const char* op, const TensorPtr& a, const TensorPtr& b);

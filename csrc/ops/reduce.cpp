@@ -52,7 +52,7 @@ static TensorPtr reduce_raw(ReduceOp op, const TensorPtr& x, uint32_t mask) {
     dispatch_numeric(x->dtype, reduce_name(op), [&](auto tag) {
       using T = decltype(tag);
       GILRelease nogil(outer * r * inner >= kReleaseGILWork);
-      cpu::reduce_forward<T>(op, dst->data<T>(), src->data<T>(), outer, r, inner);
+      PFT_KERNEL_FOR(dst->device(), reduce_forward<T>)(op, dst->data<T>(), src->data<T>(), outer, r, inner);
     });
     src = dst;
     cur = next;
@@ -60,7 +60,7 @@ static TensorPtr reduce_raw(ReduceOp op, const TensorPtr& x, uint32_t mask) {
   }
   if (!did) {  // nothing to reduce: a copy, so the output is a distinct tensor
     auto dst = empty(x->dtype, x->shape, x->device());
-    std::memcpy(dst->raw(), x->raw(), x->nbytes());
+    copy_bytes(dst->raw(), dst->device(), x->raw(), x->device(), x->nbytes());
     return dst;
   }
   return src;
@@ -70,6 +70,7 @@ static void reduce_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr
 static const OpDef kReduce = {"reduce", reduce_backward};
 
 TensorPtr reduce(ReduceOp op, const TensorPtr& x, uint32_t mask, bool keepdims) {
+  if (misplaced({x.get()})) return reduce(op, to_device(x, op_device(reduce_name(op), {x.get()})), mask, keepdims);
   if (x->dtype == DType::Bool)
     throw TypeError(std::string(reduce_name(op)) + ": unsupported dtype bool (input " + describe(*x) +
                     "); cast to a numeric dtype first");
@@ -111,21 +112,23 @@ static void reduce_mean_backward(const TapeEntry& e, const TensorPtr* dout, Tens
 static const OpDef kReduceMean = {"reduce_mean", reduce_mean_backward};
 
 TensorPtr reduce_mean(const TensorPtr& x, uint32_t mask, bool keepdims) {
+  if (misplaced({x.get()})) return reduce_mean(to_device(x, op_device("reduce_mean", {x.get()})), mask, keepdims);
   if (x->dtype == DType::Bool)
     throw TypeError("reduce_mean: unsupported dtype bool (input " + describe(*x) + "); cast to a numeric dtype first");
   auto kept = reduce_raw(ReduceOp::Sum, x, mask);
   const int64_t count = kept->numel == 0 ? 0 : x->numel / kept->numel;
-  dispatch_numeric(x->dtype, "reduce_mean", [&](auto tag) {
-    using T = decltype(tag);
-    T* p = kept->data<T>();
-    if constexpr (std::is_integral<T>::value) {
-      if (count == 0) return;
-      for (int64_t i = 0; i < kept->numel; i++) p[i] = T(p[i] / T(count));
-    } else {
-      const T c = T(count);  // divide like TF (sum / n), not multiply by 1/n: same rounding as TF
-      for (int64_t i = 0; i < kept->numel; i++) p[i] = p[i] / c;
-    }
-  });
+  // sum / n in place, like TF (a division, not a multiplication by 1/n: the same rounding; integers
+  // truncate). An empty input's sums stay 0 for integers (no division by zero).
+  if (count > 0 || is_floating(x->dtype)) {
+    auto n = full(x->dtype, Shape{}, double(count), x->device());
+    const Shape* ins[2] = {&kept->shape, &n->shape};
+    BroadcastPlan plan = make_broadcast_plan(kept->shape, ins, 2);
+    dispatch_numeric(x->dtype, "reduce_mean", [&](auto tag) {
+      using T = decltype(tag);
+      PFT_KERNEL_FOR(kept->device(), binary_forward<T, T>)(BinaryOp::Div, kept->data<T>(), kept->data<T>(),
+                                                          n->data<T>(), plan);
+    });
+  }
   if (!keepdims) kept->shape = reduced_shape(x->shape, mask, false);  // fresh and unshared: relabel in place
   const TensorPtr& out = kept;
   int64_t attr[2] = {int64_t(mask), int64_t(keepdims)};
@@ -135,6 +138,7 @@ TensorPtr reduce_mean(const TensorPtr& x, uint32_t mask, bool keepdims) {
 
 TensorPtr argmax(const TensorPtr& x, int64_t axis, bool is_min, DType out_dtype) {
   const char* name = is_min ? "argmin" : "argmax";
+  if (misplaced({x.get()})) return argmax(to_device(x, op_device(name, {x.get()})), axis, is_min, out_dtype);
   int ax = normalize_axis(name, axis, x->ndim());
   if (x->shape.d[ax] == 0)
     throw InvalidArgument(std::string(name) + ": reduction dimension " + std::to_string(axis) + " of " + describe(*x) +
@@ -147,7 +151,7 @@ TensorPtr argmax(const TensorPtr& x, int64_t axis, bool is_min, DType out_dtype)
   auto idx = empty(DType::Int64, reduced_shape(x->shape, 1u << ax, false), x->device());
   dispatch_numeric(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);
-    cpu::argmax_forward<T>(idx->data<int64_t>(), x->data<T>(), outer, x->shape.d[ax], inner, is_min);
+    PFT_KERNEL_FOR(idx->device(), argmax_forward<T>)(idx->data<int64_t>(), x->data<T>(), outer, x->shape.d[ax], inner, is_min);
   });
   finish_op(nullptr, name, {x}, idx);  // not differentiable: never recorded
   return out_dtype == DType::Int64 ? idx : cast(idx, out_dtype);
@@ -167,6 +171,7 @@ static const OpDef kSoftmax = {"softmax", softmax_backward};
 
 TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
+  if (misplaced({x.get()})) return softmax(to_device(x, op_device(name, {x.get()})), axis, log);
   int ax = normalize_axis(name, axis, x->ndim());
   int64_t outer = 1, inner = 1;
   for (int k = 0; k < ax; k++) outer *= x->shape.d[k];
@@ -175,7 +180,7 @@ TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log) {
   dispatch_float(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(x->numel >= kReleaseGILWork);
-    if (x->numel > 0) cpu::softmax_forward<T>(out->data<T>(), x->data<T>(), outer, x->shape.d[ax], inner, log);
+    if (x->numel > 0) PFT_KERNEL_FOR(out->device(), softmax_forward<T>)(out->data<T>(), x->data<T>(), outer, x->shape.d[ax], inner, log);
   });
   int64_t attr[2] = {ax, int64_t(log)};
   finish_op(&kSoftmax, name, {x}, out, attr, 2);

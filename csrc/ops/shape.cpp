@@ -12,6 +12,7 @@ static void reshape_backward(const TapeEntry& e, const TensorPtr* dout, TensorPt
 static const OpDef kReshape = {"reshape", reshape_backward};
 
 TensorPtr reshape(const TensorPtr& x, const Shape& shape) {
+  if (misplaced({x.get()})) return reshape(to_device(x, op_device("reshape", {x.get()})), shape);
   if (shape.numel() != x->numel)
     throw InvalidArgument("reshape: cannot reshape " + describe(*x) + " (" + std::to_string(x->numel) +
                           " elements) to shape " + shape.str() + " (" + std::to_string(shape.numel()) + " elements)");
@@ -57,6 +58,7 @@ static void transpose_backward(const TapeEntry& e, const TensorPtr* dout, Tensor
 static const OpDef kTranspose = {"transpose", transpose_backward};
 
 TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
+  if (misplaced({x.get()})) return transpose(to_device(x, op_device("transpose", {x.get()})), perm_in);
   const int nd = x->ndim();
   std::vector<int64_t> perm = perm_in;
   if (perm.empty())
@@ -86,7 +88,7 @@ TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(x->numel >= kReleaseGILWork);
-    cpu::transpose_forward<T>(out->data<T>(), x->data<T>(), os, ps);
+    PFT_KERNEL_FOR(out->device(), transpose_forward<T>)(out->data<T>(), x->data<T>(), os, ps);
   });
   int64_t attr[kMaxRank];
   for (int i = 0; i < nd; i++) attr[i] = perm[size_t(i)];
@@ -149,7 +151,7 @@ static TensorPtr slice_grad(const TensorPtr& dy, const Shape& x_shape, const Ten
   const int64_t off = gather_strides(x_shape, b, st, strides);
   dispatch_float(dy->dtype, "strided_slice", [&](auto tag) {
     using T = decltype(tag);
-    cpu::transpose_backward<T>(dx->data<T>() + off, dy->data<T>(), dy->shape, strides);
+    PFT_KERNEL_FOR(dx->device(), transpose_backward<T>)(dx->data<T>() + off, dy->data<T>(), dy->shape, strides);
   });
   finish_op(&kSliceGrad, "strided_slice_grad", {dy}, dx, nullptr, 0, 0.0, params);
   return dx;
@@ -157,6 +159,7 @@ static TensorPtr slice_grad(const TensorPtr& dy, const Shape& x_shape, const Ten
 
 TensorPtr strided_slice(const TensorPtr& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size,
                         const std::vector<int64_t>& step) {
+  if (misplaced({x.get()})) return strided_slice(to_device(x, op_device("strided_slice", {x.get()})), begin, size, step);
   const int nd = x->ndim();
   if (int(begin.size()) != nd || int(size.size()) != nd || int(step.size()) != nd)
     throw InvalidArgument("strided_slice: begin/size/step need one entry per dimension of " + describe(*x));
@@ -174,13 +177,15 @@ TensorPtr strided_slice(const TensorPtr& x, const std::vector<int64_t>& begin, c
   const int64_t off = os.numel() ? gather_strides(x->shape, begin, step, strides) : 0;
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
-    if (os.numel()) cpu::transpose_forward<T>(out->data<T>(), x->data<T>() + off, os, strides);
+    if (os.numel()) PFT_KERNEL_FOR(out->device(), transpose_forward<T>)(out->data<T>(), x->data<T>() + off, os, strides);
   });
   finish_op(&kStridedSlice, "strided_slice", {x}, out, nullptr, 0, 0.0, slice_params(begin, size, step));
   return out;
 }
 
 TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off, int64_t axis, DType dt) {
+  if (misplaced({indices.get()}))
+    return one_hot(to_device(indices, op_device("one_hot", {indices.get()})), depth, on, off, axis, dt);
   if (!is_integer(indices->dtype))
     throw TypeError("one_hot: indices must be int32 or int64, got " + describe(*indices));
   if (depth < 0) throw InvalidArgument("one_hot: depth must be non-negative, got " + std::to_string(depth));
@@ -202,9 +207,9 @@ TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off
   dispatch_all(dt, [&](auto tag) {
     using T = decltype(tag);
     if (indices->dtype == DType::Int32)
-      cpu::one_hot_forward<T, int32_t>(out->data<T>(), indices->data<int32_t>(), outer, depth, inner, T(on), T(off));
+      PFT_KERNEL_FOR(out->device(), one_hot_forward<T, int32_t>)(out->data<T>(), indices->data<int32_t>(), outer, depth, inner, T(on), T(off));
     else
-      cpu::one_hot_forward<T, int64_t>(out->data<T>(), indices->data<int64_t>(), outer, depth, inner, T(on), T(off));
+      PFT_KERNEL_FOR(out->device(), one_hot_forward<T, int64_t>)(out->data<T>(), indices->data<int64_t>(), outer, depth, inner, T(on), T(off));
   });
   finish_op(nullptr, "one_hot", {indices}, out);
   return out;
@@ -221,10 +226,10 @@ TensorPtr range(double start, double limit, double delta, DType dt) {
                           std::to_string(start) + " limit=" + std::to_string(limit) + " delta=" + std::to_string(delta));
   int64_t n = is_integer(dt) ? int64_t((std::abs(limit - start) + std::abs(delta) - 1) / std::abs(delta))
                              : int64_t(std::ceil(std::abs((limit - start) / delta)));
-  auto out = empty(dt, Shape{n});
+  auto out = empty(dt, Shape{n}, scope_device() ? *scope_device() : Device{});
   dispatch_all(dt, [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (!std::is_same<T, bool>::value) cpu::range_forward<T>(out->data<T>(), start, delta, n);
+    if constexpr (!std::is_same<T, bool>::value) PFT_KERNEL_FOR(out->device(), range_forward<T>)(out->data<T>(), start, delta, n);
   });
   return out;
 }
@@ -235,7 +240,7 @@ TensorPtr random_normal(const Shape& shape, double mean, double stddev, DType dt
     using T = decltype(tag);
     cpu::random_normal_forward<T>(out->data<T>(), out->numel, mean, stddev, seed);
   });
-  return out;
+  return scope_device() ? to_device(out, *scope_device()) : out;  // drawn on the host for every device
 }
 
 TensorPtr random_uniform(const Shape& shape, double lo, double hi, DType dt, uint64_t seed) {
@@ -247,7 +252,7 @@ TensorPtr random_uniform(const Shape& shape, double lo, double hi, DType dt, uin
     using T = decltype(tag);
     cpu::random_uniform_forward<T>(out->data<T>(), out->numel, lo, hi, seed);
   });
-  return out;
+  return scope_device() ? to_device(out, *scope_device()) : out;  // drawn on the host for every device
 }
 
 }  // namespace ops
