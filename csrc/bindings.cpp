@@ -186,7 +186,9 @@ static TensorPtr from_numpy(py::array arr, const char* op) {
 }
 
 // A read-only ndarray over a tensor's memory; `owner` (the Python tensor) keeps the storage alive.
+static py::array to_numpy_copy(const TensorPtr& t);
 static py::array to_numpy_view(const TensorPtr& t, py::handle owner) {
+  if (t->device().type != DeviceType::CPU) return to_numpy_copy(t);  // GPU memory: copied to the host
   std::vector<py::ssize_t> shape(t->shape.d, t->shape.d + t->shape.ndim);
   py::array arr(numpy_dtype(t->dtype), shape, {}, t->raw(), owner);
   py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
@@ -196,7 +198,10 @@ static py::array to_numpy_view(const TensorPtr& t, py::handle owner) {
 static py::array to_numpy_copy(const TensorPtr& t) {
   std::vector<py::ssize_t> shape(t->shape.d, t->shape.d + t->shape.ndim);
   py::array arr(numpy_dtype(t->dtype), shape);
-  if (t->nbytes()) std::memcpy(arr.mutable_data(), t->raw(), t->nbytes());
+  if (t->nbytes()) {
+    ops::GILRelease nogil(t->device().type != DeviceType::CPU);  // a device-to-host copy waits for the GPU
+    copy_bytes(arr.mutable_data(), Device{}, t->raw(), t->device(), t->nbytes());
+  }
   return arr;
 }
 
@@ -377,9 +382,17 @@ static TensorPtr cast_checked(const TensorPtr& t, DType want, PyObject* src, con
 // Converts any Python value to a tensor. `hint` (or -1) is the dtype the op needs: Python scalars take
 // it, NumPy arrays are cast to it where no information is lost, tensors are returned as they are (the
 // op checks dtypes and raises on a mismatch: no silent promotion).
+static TensorPtr to_host_tensor(PyObject* o, int hint, const char* op);
 static TensorPtr to_tensor(PyObject* o, int hint, const char* op) {
   if (is_tensor(o)) return reinterpret_cast<PyTensor*>(o)->impl;
   if (is_variable(o)) return read_variable(o);
+  TensorPtr t = to_host_tensor(o, hint, op);
+  // A new constant inside tf.device(...) lives on that device (a scalar is filled there, no copy).
+  if (const Device* d = scope_device())
+    if (t->device() != *d) return ops::to_device(t, *d);
+  return t;
+}
+static TensorPtr to_host_tensor(PyObject* o, int hint, const char* op) {
   if (PyFloat_CheckExact(o)) {  // not np.float64 (a float subclass): NumPy scalars keep their dtype
     double v = PyFloat_AS_DOUBLE(o);
     if (hint < 0) return scalar(DType::Float32, v);
@@ -718,11 +731,30 @@ static PyObject* tensor_dlpack_device(PyObject* self, PyObject*) {
   return Py_BuildValue("(ii)", t->device().type == DeviceType::CPU ? 1 : 2, t->device().index);
 }
 
+static PyObject* tensor_cpu(PyObject* self, PyObject*) {
+  PFT_TRY
+  return wrap(ops::to_device(impl_of(self), Device{}));
+  PFT_CATCH(nullptr)
+}
+static PyObject* tensor_gpu(PyObject* self, PyObject* args, PyObject* kwargs) {
+  PFT_TRY
+  static const char* kw[] = {"index", nullptr};
+  int index = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i", const_cast<char**>(kw), &index)) return nullptr;
+  check_gpu("Tensor.gpu", index);
+  return wrap(ops::to_device(impl_of(self), Device{DeviceType::CUDA, index}));
+  PFT_CATCH(nullptr)
+}
+
 static PyMethodDef tensor_methods[] = {
     {"__dlpack__", (PyCFunction)(void (*)(void))tensor_dlpack, METH_VARARGS | METH_KEYWORDS,
      "A DLPack capsule sharing this tensor's memory (read it, do not write it: tensors are immutable)."},
     {"__dlpack_device__", tensor_dlpack_device, METH_NOARGS, "(device_type, device_id): (1, 0) for the CPU."},
-    {"numpy", tensor_numpy, METH_NOARGS, "The value as a NumPy array (read-only, zero-copy; a NumPy scalar for rank 0)."},
+    {"numpy", tensor_numpy, METH_NOARGS,
+     "The value as a NumPy array (read-only and zero-copy on the CPU, a host copy from a GPU; a NumPy scalar for rank 0)."},
+    {"cpu", tensor_cpu, METH_NOARGS, "This tensor on the CPU (a copy recorded on the tape when it is on a GPU)."},
+    {"gpu", (PyCFunction)(void (*)(void))tensor_gpu, METH_VARARGS | METH_KEYWORDS,
+     "gpu(index=0): this tensor on /GPU:index (a copy recorded on the tape; InvalidArgumentError without that GPU)."},
     {"__array__", (PyCFunction)(void (*)(void))tensor_array, METH_VARARGS | METH_KEYWORDS, nullptr},
     {nullptr, nullptr, 0, nullptr}};
 
@@ -808,7 +840,7 @@ static TensorImpl& var_writable(PyVariable* v, bool keep_old) {
   TensorPtr& cur = v->value;
   if (cur.use_count() > 1 || cur->storage.use_count() > 1) {
     auto fresh = empty(cur->dtype, cur->shape, cur->device());
-    if (keep_old && cur->nbytes()) std::memcpy(fresh->raw(), cur->raw(), cur->nbytes());
+    if (keep_old && cur->nbytes()) copy_bytes(fresh->raw(), fresh->device(), cur->raw(), cur->device(), cur->nbytes());
     fresh->id = cur->id;
     fresh->flags = cur->flags;
     cur = std::move(fresh);
@@ -824,9 +856,10 @@ static int variable_init(PyObject* self, PyObject* args, PyObject* kwargs) {
   int trainable = 1;
   if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p", const_cast<char**>(kw), &value, &trainable)) return -1;
   TensorPtr src = to_tensor(value, -1, "Variable");
-  // The variable owns a private copy with an id of its own.
-  auto t = empty(src->dtype, src->shape, src->device());
-  if (src->nbytes()) std::memcpy(t->raw(), src->raw(), src->nbytes());
+  // The variable owns a private copy with an id of its own, on the tf.device scope's device if any.
+  const Device dev = scope_device() ? *scope_device() : src->device();
+  auto t = empty(src->dtype, src->shape, dev);
+  if (src->nbytes()) copy_bytes(t->raw(), dev, src->raw(), src->device(), src->nbytes());
   t->flags = kFlagVariable;
   as_var(self)->value = std::move(t);
   as_var(self)->trainable = trainable != 0;
@@ -885,13 +918,21 @@ static PyObject* variable_assign(PyObject* self, PyObject* args, PyObject* kwarg
     log_event(Cause::Assign, op, {v->id}, var_value(self)->id, v->dtype);
   TensorImpl& dst = var_writable(as_var(self), MODE != 0);
   if (MODE == 0) {
-    if (dst.nbytes()) std::memmove(dst.raw(), v->raw(), dst.nbytes());
+    if (dst.nbytes()) {
+      if (v->storage == dst.storage)
+        std::memmove(dst.raw(), v->raw(), dst.nbytes());
+      else
+        copy_bytes(dst.raw(), dst.device(), v->raw(), v->device(), dst.nbytes());
+    }
   } else {
+    // d = d +/- s in place, with the binary kernel of the variable's device.
+    const TensorPtr s = ops::to_device(v, dst.device());
+    const Shape* ins[2] = {&dst.shape, &s->shape};
+    BroadcastPlan plan = make_broadcast_plan(dst.shape, ins, 2);
     dispatch_numeric(dst.dtype, op, [&](auto tag) {
       using T = decltype(tag);
-      T* d = dst.data<T>();
-      const T* s = v->data<T>();
-      for (int64_t i = 0; i < dst.numel; i++) d[i] = MODE == 1 ? T(d[i] + s[i]) : T(d[i] - s[i]);
+      PFT_KERNEL_FOR(dst.device(), binary_forward<T, T>)(MODE == 1 ? BinaryOp::Add : BinaryOp::Sub, dst.data<T>(),
+                                                         dst.data<T>(), s->data<T>(), plan);
     });
   }
   if (read_value == Py_False) Py_RETURN_NONE;
@@ -1177,7 +1218,20 @@ PYBIND11_MODULE(_core, m) {
     g_tensor_shape_cls = shape_cls.inc_ref().ptr();
     set_package_dir(py::str(py::module_::import("os.path").attr("dirname")(py::module_::import("pyfast_tape").attr("__file__"))).ptr());
   });
-  m.attr("built_with_cuda") = false;
+  m.attr("built_with_cuda") = built_with_cuda();
+  m.attr("gpu_emulated") = gpu_emulated();
+  m.def("gpu_count", []() { return gpu_count(); }, "GPUs usable now (0 without a CUDA build, driver or device).");
+  m.def("gpu_name", [](int i) { check_gpu("gpu_name", i); return gpu_name(i); });
+  m.def("push_device", [](int kind, int index) {
+        if (kind == 1) check_gpu("tf.device", index);
+        push_scope_device(Device{kind == 1 ? DeviceType::CUDA : DeviceType::CPU, index});
+      }, "Enters a tf.device scope (kind 0 CPU, 1 GPU); Python's tf.device() calls this.");
+  m.def("pop_device", []() { pop_scope_device(); });
+  m.def("synchronize", [](int index) {
+        check_gpu("synchronize", index);
+        py::gil_scoped_release nogil;
+        gpu_synchronize(index);
+      }, py::arg("index") = 0, "Waits until every kernel queued on /GPU:index has finished.");
 
   // ---- creation / conversion
   m.def(
@@ -1195,7 +1249,8 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("value"), py::arg("dtype") = py::none());
   m.def("fill_", [](py::handle shape, double value, py::handle dtype) {
-    return wrap_obj(full(dtype_from_py(dtype), parse_shape(shape, "fill"), value));
+    return wrap_obj(full(dtype_from_py(dtype), parse_shape(shape, "fill"), value,
+                         scope_device() ? *scope_device() : Device{}));
   });
   m.def("fill_like", [](py::handle x, double value, py::handle dtype) {
     TensorPtr t = arg_tensor(x, "zeros_like");

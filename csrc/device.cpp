@@ -32,6 +32,7 @@ void* malloc_async(size_t, int) { throw_no_cuda(); }
 void free_async(void*, int) {}
 void memcpy(void*, const void*, size_t, int, int) { throw_no_cuda(); }
 void memset_zero(void*, size_t, int) { throw_no_cuda(); }
+void memset_bytes(void*, int, size_t, int) { throw_no_cuda(); }
 void synchronize(int) {}
 void set_device(int) {}
 }  // namespace cudart
@@ -73,13 +74,26 @@ void check_gpu(const char* op, int index) {
                           "); use tf.config.list_physical_devices('GPU') to see what is there");
 }
 
+// PYFAST_TAPE_POISON_GPU=1 fills every new GPU buffer with 0xFF bytes (NaN for floats, -1 for
+// integers), so a kernel that leaves part of its output unwritten fails the device tests.
+static bool poison_gpu() {
+  static const bool on = [] {
+    const char* v = std::getenv("PYFAST_TAPE_POISON_GPU");
+    return v && v[0] && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
 void* gpu_malloc(size_t nbytes, int index) {
   if (gpu_emulated()) {
     void* p = std::aligned_alloc(64, (nbytes + 63) & ~size_t(63));
-    if (!p) throw ResourceExhausted("out of memory allocating " + std::to_string(nbytes) + " bytes on the emulated GPU");
+    if (!p) throw ResourceExhausted("OOM when allocating " + std::to_string(nbytes) + " bytes on the emulated GPU");
+    if (poison_gpu()) std::memset(p, 0xFF, nbytes);
     return p;
   }
-  return cudart::malloc_async(nbytes, index);
+  void* p = cudart::malloc_async(nbytes, index);
+  if (poison_gpu()) cudart::memset_bytes(p, 0xFF, nbytes, index);
+  return p;
 }
 
 void gpu_free(void* p, int index) {

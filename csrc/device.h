@@ -54,6 +54,7 @@ void* malloc_async(size_t nbytes, int index);
 void free_async(void* p, int index);
 void memcpy(void* dst, const void* src, size_t nbytes, int kind, int index);  // kind: cudaMemcpyKind values
 void memset_zero(void* p, size_t nbytes, int index);
+void memset_bytes(void* p, int value, size_t nbytes, int index);
 void synchronize(int index);
 void set_device(int index);
 }  // namespace cudart

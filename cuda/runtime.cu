@@ -125,6 +125,11 @@ void memset_zero(void* p, size_t nbytes, int index) {
   PFT_CUDA_CHECK(cudaMemsetAsync(p, 0, nbytes, cuda::current_stream()));
 }
 
+void memset_bytes(void* p, int value, size_t nbytes, int index) {
+  set_device(index);
+  PFT_CUDA_CHECK(cudaMemsetAsync(p, value, nbytes, cuda::current_stream()));
+}
+
 void synchronize(int index) {
   set_device(index);
   PFT_CUDA_CHECK(cudaStreamSynchronize(cuda::current_stream()));

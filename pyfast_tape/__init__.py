@@ -31,6 +31,7 @@ from .ops import constant, convert_to_tensor, fill, ones, ones_like, range, zero
 from .tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: E402
 from .variables import Variable  # noqa: E402
 from . import math, nn, keras, config, test  # noqa: E402
+from .config import device  # noqa: E402
 from .function import function  # noqa: E402
 from ._core import from_dlpack  # noqa: E402
 from . import experimental  # noqa: E402
@@ -48,5 +49,5 @@ __all__ = [
     "negative", "not_equal", "one_hot", "pow", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum",
     "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
     "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test", "function", "clip_by_value",
-    "expand_dims", "squeeze", "from_dlpack", "experimental",
+    "expand_dims", "squeeze", "from_dlpack", "experimental", "device",
 ]
