@@ -131,5 +131,29 @@ PFT_HD T activation_grad(Activation a, T y, T dy) {  // elementwise activations 
   }
 }
 
+// The pointwise losses of the fused kernels (kind: 0 mse, 1 huber (p = delta), 2 bce on probabilities
+// (p = epsilon), 3 bce on logits) and their derivatives with respect to pred. The kind is a template
+// parameter so the kernels' inner loops are branch-free.
+template <int KIND, class T>
+PFT_HD T point_loss(T pred, T target, T p) {
+  if constexpr (KIND == 0) {
+    const T e = pred - target;
+    return e * e;
+  } else if constexpr (KIND == 1) {
+    return huber(T(pred - target), p);
+  } else if constexpr (KIND == 2) {
+    return bce_prob(target, pred, p);
+  } else {
+    return bce_logit(target, pred);
+  }
+}
+template <int KIND, class T>
+PFT_HD T point_grad(T pred, T target, T p) {  // d loss / d pred
+  if constexpr (KIND == 0) return T(2) * (pred - target);
+  else if constexpr (KIND == 1) return huber_grad(T(pred - target), p);
+  else if constexpr (KIND == 2) return bce_prob_grad(target, pred, p);
+  else return bce_logit_grad(target, pred);
+}
+
 }  // namespace math
 }  // namespace pft

@@ -6,16 +6,6 @@
 //    read consecutive i, so the loads coalesce when inner > 1.
 // No scratch memory: each output is finished by the block or thread that owns it.
 #include <cmath>
-// Workaround: with csrc/ on the include path, csrc/math.h shadows the C++ <math.h> that CCCL includes,
-// so these names never reach the global namespace and <cub/cub.cuh> fails to compile. Declare them as
-// that <math.h> would (harmless once csrc/math.h no longer shadows it; then delete these lines).
-using std::fpclassify;
-using std::isgreater;
-using std::isgreaterequal;
-using std::isless;
-using std::islessequal;
-using std::islessgreater;
-using std::isunordered;
 #include <cub/cub.cuh>
 
 #include <limits>

@@ -13,6 +13,28 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 import scipy_openblas32 as _openblas  # noqa: E402,F401  loads libscipy_openblas RTLD_GLOBAL before _core
 
 from . import _core  # noqa: E402
+
+
+def _point_at_cublas_wheel() -> None:
+    """Tell the CUDA backend where the nvidia-cublas wheel (the [cuda] extra) keeps libcublas; it is
+    loaded at the first GPU matmul, never at import."""
+    if not _core.built_with_cuda or "PYFAST_TAPE_CUBLAS_DIRS" in _os.environ:
+        return
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec("nvidia")
+    except (ImportError, ValueError):
+        return
+    if spec is None:
+        return
+    dirs = [_os.path.join(loc, sub, "lib") for loc in (spec.submodule_search_locations or [])
+            for sub in ("cu13", "cublas")]
+    dirs = [d for d in dirs if _os.path.isdir(d)]
+    if dirs:
+        _os.environ["PYFAST_TAPE_CUBLAS_DIRS"] = ":".join(dirs)
+
+
+_point_at_cublas_wheel()
 from . import dtypes  # noqa: E402
 from .tensor_shape import TensorShape  # noqa: E402
 

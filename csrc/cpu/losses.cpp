@@ -100,29 +100,8 @@ void sparse_softmax_xent_backward(T* dlogits, const T* dloss, const T* logits, c
 }
 
 // ---- elementwise regression losses: loss_n = mean_d f(pred_nd, target_nd) ---------------------------
-// kind: 0 mse, 1 huber(p), 2 bce on probabilities (p = epsilon), 3 bce on logits. The kind is a template
-// parameter so each inner loop is branch-free and vectorises; the public kernels dispatch once.
-template <int KIND, class T>
-static inline T point_loss(T pred, T target, T p) {
-  if constexpr (KIND == 0) {
-    T e = pred - target;
-    return e * e;
-  } else if constexpr (KIND == 1) {
-    return math::huber(T(pred - target), p);
-  } else if constexpr (KIND == 2) {
-    return math::bce_prob(target, pred, p);
-  } else {
-    return math::bce_logit(target, pred);
-  }
-}
-template <int KIND, class T>
-static inline T point_grad(T pred, T target, T p) {  // d loss / d pred
-  if constexpr (KIND == 0) return T(2) * (pred - target);
-  else if constexpr (KIND == 1) return math::huber_grad(T(pred - target), p);
-  else if constexpr (KIND == 2) return math::bce_prob_grad(target, pred, p);
-  else return math::bce_logit_grad(target, pred);
-}
-
+// Each element's loss and derivative: math::point_loss / point_grad (csrc/math.h, shared with CUDA), the
+// kind a template parameter so each inner loop is branch-free and vectorises.
 // Sum of point losses over [0, n): blocks of 256 summed in T by eight vector lanes, each block added in
 // double. float32 error stays ~1e-7 over 2^24 terms and the inner loop runs at full vector width.
 template <int KIND, class T>
@@ -132,10 +111,10 @@ static double point_loss_sum(const T* pred, const T* target, int64_t n, T param)
   for (; i + 256 <= n; i += 256) {
     T acc[8] = {};
     for (int64_t j = 0; j < 256; j += 8)
-      for (int k = 0; k < 8; k++) acc[k] += point_loss<KIND>(pred[i + j + k], target[i + j + k], param);
+      for (int k = 0; k < 8; k++) acc[k] += math::point_loss<KIND>(pred[i + j + k], target[i + j + k], param);
     s += double(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
   }
-  for (; i < n; i++) s += double(point_loss<KIND>(pred[i], target[i], param));
+  for (; i < n; i++) s += double(math::point_loss<KIND>(pred[i], target[i], param));
   return s;
 }
 
@@ -163,7 +142,7 @@ static void pointwise_forward_impl(T* loss, const T* pred, const T* target, int6
     const T* y = target + n * D;
     if (D < 16) {  // short rows: a plain sequential sum in T, the same rounding as Keras's mean
       T s = T(0);
-      for (int64_t d = 0; d < D; d++) s += point_loss<KIND>(p[d], y[d], param);
+      for (int64_t d = 0; d < D; d++) s += math::point_loss<KIND>(p[d], y[d], param);
       loss[n] = s / T(D);
     } else {
       loss[n] = T(point_loss_sum<KIND>(p, y, D, param)) / T(D);
@@ -178,12 +157,12 @@ static void pointwise_backward_impl(T* dpred, const T* dloss, const T* pred, con
   const T invD = T(1) / T(D);
   if (N == 1) {
     const T g = dloss[0] * invD;
-    parallel_for(D, D >= kParallelThreshold, [&](int64_t d) { dpred[d] = point_grad<KIND>(pred[d], target[d], param) * g; });
+    parallel_for(D, D >= kParallelThreshold, [&](int64_t d) { dpred[d] = math::point_grad<KIND>(pred[d], target[d], param) * g; });
     return;
   }
   parallel_for(N, N * D >= kParallelThreshold, [&](int64_t n) {
     const T g = dloss[n] * invD;
-    for (int64_t d = 0; d < D; d++) dpred[n * D + d] = point_grad<KIND>(pred[n * D + d], target[n * D + d], param) * g;
+    for (int64_t d = 0; d < D; d++) dpred[n * D + d] = math::point_grad<KIND>(pred[n * D + d], target[n * D + d], param) * g;
   });
 }
 
