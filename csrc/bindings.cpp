@@ -1671,6 +1671,12 @@ PYBIND11_MODULE(_core, m) {
     for (py::handle y : outputs) out.push_back(to_tensor(y.ptr(), -1, "custom_gradient"));
     record_custom(in, out, fn.ptr());
   });
+  m.def("device_copy", [](py::handle x) {  // a plain copy on x's device (bench/gpu_bench.py's bandwidth reference)
+    TensorPtr t = arg_tensor(x, "device_copy");
+    auto out = empty(t->dtype, t->shape, t->device());
+    copy_bytes(out->raw(), out->device(), t->raw(), t->device(), t->nbytes());
+    return wrap_obj(out);
+  });
   m.def("alias", [](py::handle x) {
     TensorPtr t = arg_tensor(x, "alias");
     return wrap_obj(alias(t, t->shape));
