@@ -112,7 +112,12 @@ void copy_bytes(void* dst, const Device& dst_dev, const void* src, const Device&
     return;
   }
   if (dg && sg) {
-    cudart::memcpy(dst, src, nbytes, 4, dst_dev.index);  // cudaMemcpyDefault: same device or peers (UVA)
+    // Between two GPUs the copy runs on the destination's stream: wait for the source's producers first,
+    // and for the copy before the source may be freed (and reused) on its own stream.
+    const bool peers = dst_dev.index != src_dev.index;
+    if (peers) cudart::synchronize(src_dev.index);
+    cudart::memcpy(dst, src, nbytes, 4, dst_dev.index);  // cudaMemcpyDefault (UVA)
+    if (peers) cudart::synchronize(dst_dev.index);
     return;
   }
   cudart::memcpy(dst, src, nbytes, dg ? 1 : 2, dg ? dst_dev.index : src_dev.index);

@@ -28,6 +28,9 @@ namespace cuda {
 // The stream of the thread's current device (one stream per device, created on first use).
 cudaStream_t current_stream();
 int current_device();
+// Waits for the device's stream and returns the memory pool's free blocks to the driver (before
+// retrying an allocation that failed).
+void trim_pool(int device);
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Grid size for a grid-stride loop over n elements with `block` threads per block.

@@ -44,7 +44,10 @@ void resolve(void* lib, const char* soname, const char* name, F& fn, bool requir
 // Caller holds g_mutex. Newest soname first; the unversioned name is the toolkit's development link.
 void load_locked() {
   if (g_loaded) return;
-  static const char* const kSonames[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+  // The major version this module was built against first (a newer cuBLAS may need a newer driver).
+  static const char* const kSonames[] = {CUDART_VERSION >= 13000 ? "libcublas.so.13" : "libcublas.so.12",
+                                         CUDART_VERSION >= 13000 ? "libcublas.so.12" : "libcublas.so.13",
+                                         "libcublas.so"};
   std::string errors;
   void* lib = nullptr;
   const char* soname = nullptr;
@@ -116,6 +119,18 @@ void check(Status status, const char* call) {
   throw RuntimeError(msg);
 }
 
+// cuBLAS allocates its workspace itself, outside the stream-ordered pool, which keeps freed blocks: on
+// CUBLAS_STATUS_ALLOC_FAILED the pool's free blocks go back to the driver once and the call is retried.
+template <class F>
+Status retry_on_alloc(F call) {
+  Status s = call();
+  if (s == kStatusAllocFailed) {
+    trim_pool(current_device());
+    s = call();
+  }
+  return s;
+}
+
 Handle handle() {
   const int device = current_device();
   cudaStream_t stream = current_stream();
@@ -125,7 +140,7 @@ Handle handle() {
   DeviceHandle& h = g_handles[device];
   if (!h.handle) {  // cublasCreate binds the handle to the current device
     Handle created = nullptr;
-    check(g_api.create(&created), "cublasCreate_v2");
+    check(retry_on_alloc([&] { return g_api.create(&created); }), "cublasCreate_v2");
     h.handle = created;
     check(g_api.set_math_mode(h.handle, kDefaultMath), "cublasSetMathMode");
   }
@@ -150,9 +165,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   const int ld_b = to_int(ldb, "ldb"), ld_a = to_int(lda, "lda"), ld_c = to_int(ldc, "ldc");
   if (batch == 1) {
     if constexpr (std::is_same<T, float>::value)
-      check(g_api.sgemm(h, op_b, op_a, m, n, k, &alpha, B, ld_b, A, ld_a, &beta, C, ld_c), "cublasSgemm_v2");
+      check(retry_on_alloc([&] { return g_api.sgemm(h, op_b, op_a, m, n, k, &alpha, B, ld_b, A, ld_a, &beta, C, ld_c); }), "cublasSgemm_v2");
     else
-      check(g_api.dgemm(h, op_b, op_a, m, n, k, &alpha, B, ld_b, A, ld_a, &beta, C, ld_c), "cublasDgemm_v2");
+      check(retry_on_alloc([&] { return g_api.dgemm(h, op_b, op_a, m, n, k, &alpha, B, ld_b, A, ld_a, &beta, C, ld_c); }), "cublasDgemm_v2");
     return;
   }
   // batchCount is an int: more than INT_MAX products go in several calls.
@@ -162,12 +177,12 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     const T* Bi = B + first * stride_b;
     T* Ci = C + first * stride_c;
     if constexpr (std::is_same<T, float>::value)
-      check(g_api.sgemm_strided_batched(h, op_b, op_a, m, n, k, &alpha, Bi, ld_b, stride_b, Ai, ld_a, stride_a, &beta,
-                                        Ci, ld_c, stride_c, count),
+      check(retry_on_alloc([&] { return g_api.sgemm_strided_batched(h, op_b, op_a, m, n, k, &alpha, Bi, ld_b, stride_b, Ai, ld_a, stride_a, &beta,
+                                        Ci, ld_c, stride_c, count); }),
             "cublasSgemmStridedBatched");
     else
-      check(g_api.dgemm_strided_batched(h, op_b, op_a, m, n, k, &alpha, Bi, ld_b, stride_b, Ai, ld_a, stride_a, &beta,
-                                        Ci, ld_c, stride_c, count),
+      check(retry_on_alloc([&] { return g_api.dgemm_strided_batched(h, op_b, op_a, m, n, k, &alpha, Bi, ld_b, stride_b, Ai, ld_a, stride_a, &beta,
+                                        Ci, ld_c, stride_c, count); }),
             "cublasDgemmStridedBatched");
   }
 }

@@ -50,6 +50,13 @@ static cudaStream_t device_stream(int index) {
 
 cudaStream_t current_stream() { return device_stream(current_device()); }
 
+void trim_pool(int device) {
+  cudaMemPool_t pool;
+  PFT_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  PFT_CUDA_CHECK(cudaStreamSynchronize(device_stream(device)));
+  PFT_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
+}
+
 }  // namespace cuda
 
 namespace cudart {
@@ -83,11 +90,7 @@ void* malloc_async(size_t nbytes, int index) {
   cudaError_t err = cudaMallocAsync(&p, nbytes ? nbytes : 1, cuda::current_stream());
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
-    // Give the pool's cached blocks back to the driver once, then try again.
-    cudaMemPool_t pool;
-    PFT_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, index));
-    PFT_CUDA_CHECK(cudaStreamSynchronize(cuda::current_stream()));
-    PFT_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
+    cuda::trim_pool(index);  // give the pool's cached blocks back to the driver once, then try again
     err = cudaMallocAsync(&p, nbytes ? nbytes : 1, cuda::current_stream());
   }
   if (err == cudaErrorMemoryAllocation) {
@@ -105,9 +108,11 @@ void* malloc_async(size_t nbytes, int index) {
 
 void free_async(void* p, int index) {
   // Called from destructors: never throws. A failure here (a dead context) is reported by the next call.
+  const int prev = cuda::t_device;
   try {
     set_device(index);
     if (cudaFreeAsync(p, cuda::current_stream()) != cudaSuccess) cudaGetLastError();
+    if (prev >= 0) set_device(prev);  // freeing never changes the thread's current device
   } catch (...) {
   }
 }
