@@ -4,7 +4,9 @@
 // reaches them: no tensor can live on a GPU then).
 #pragma once
 #include <cstdint>
+#include <limits>
 
+#include "math.h"
 #include "tensor.h"
 
 namespace pft {
@@ -27,6 +29,22 @@ enum class BinaryOp : uint8_t {
 };
 inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Less; }
 enum class ReduceOp : uint8_t { Sum, Max, Min, Prod };
+
+// The value of an empty reduction (r == 0), on both backends: 0, 1, -inf (lowest), +inf (max).
+template <class T>
+PFT_HD T reduce_identity(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum: return T(0);
+    case ReduceOp::Prod: return T(1);
+    case ReduceOp::Max:
+      if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::lowest();
+    case ReduceOp::Min:
+      if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::max();
+  }
+  return T(0);
+}
 
 [[noreturn]] void throw_no_cuda();  // RuntimeError: built without CUDA (tensor.cpp)
 

@@ -34,22 +34,6 @@ template <class T> struct Acc { using type = T; };
 template <> struct Acc<float> { using type = double; };
 constexpr int64_t kWideSumMin = 16;
 
-// The value of an empty reduction (r == 0), as on the CPU: 0, 1, -inf / lowest, +inf / max.
-template <class T>
-static T reduce_identity(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum: return T(0);
-    case ReduceOp::Prod: return T(1);
-    case ReduceOp::Max:
-      if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::lowest();
-    case ReduceOp::Min:
-      if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::max();
-  }
-  return T(0);
-}
-
 // Max/Min propagate NaN (math::maximum / minimum), as on the CPU.
 template <ReduceOp Op>
 struct Combine {

@@ -12,21 +12,6 @@ namespace pft {
 namespace cpu {
 
 template <class T>
-static T reduce_identity(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum: return T(0);
-    case ReduceOp::Prod: return T(1);
-    case ReduceOp::Max:
-      if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::lowest();
-    case ReduceOp::Min:
-      if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::max();
-  }
-  return T(0);
-}
-
-template <class T>
 static inline T combine(ReduceOp op, T a, T b) {
   switch (op) {
     case ReduceOp::Sum: return T(a + b);
