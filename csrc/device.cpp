@@ -13,13 +13,10 @@ void throw_no_cuda() {
                      "(rebuild with nvcc on PATH: PYFAST_TAPE_CUDA=ON pip install .)");
 }
 
-bool gpu_emulated() {
-  static const bool on = [] {
-    const char* v = std::getenv("PYFAST_TAPE_EMULATE_GPU");
-    return v && v[0] && std::strcmp(v, "0") != 0;
-  }();
-  return on;
-}
+const bool g_gpu_emulated = [] {
+  const char* v = std::getenv("PYFAST_TAPE_EMULATE_GPU");
+  return v && v[0] && std::strcmp(v, "0") != 0;
+}();
 
 #if PYFAST_TAPE_WITH_CUDA
 bool built_with_cuda() { return true; }
@@ -43,14 +40,19 @@ static thread_local Device t_scopes[64];
 static thread_local int t_scope_depth = 0;
 static thread_local int t_scope_top = -1;
 
-const Device* scope_device() { return t_scope_top >= 0 ? &t_scopes[t_scope_top] : nullptr; }
+std::atomic<int> g_scopes_open{0};
+const Device* scope_device_slow() { return t_scope_top >= 0 ? &t_scopes[t_scope_top] : nullptr; }
 void push_scope_device(const Device& d) {
   if (t_scope_depth >= 64) throw RuntimeError("tf.device: scopes nested more than 64 deep");
   t_scopes[t_scope_depth] = d;
   t_scope_top = t_scope_depth++;
+  g_scopes_open.fetch_add(1, std::memory_order_relaxed);
 }
 void pop_scope_device() {
-  if (t_scope_depth > 0) t_scope_depth--;
+  if (t_scope_depth > 0) {
+    t_scope_depth--;
+    g_scopes_open.fetch_sub(1, std::memory_order_relaxed);
+  }
   t_scope_top = t_scope_depth - 1;
 }
 ScopeSuspend::ScopeSuspend() : saved(t_scope_top) { t_scope_top = -1; }

@@ -5,6 +5,7 @@
 // is host memory and whose kernels are the CPU ones: it exercises device placement and dispatch on a
 // machine without a GPU (tests/test_cuda.py), never the CUDA kernels themselves.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <string>
 
@@ -12,7 +13,8 @@
 
 namespace pft {
 
-bool gpu_emulated();     // PYFAST_TAPE_EMULATE_GPU=1 (read once)
+extern const bool g_gpu_emulated;  // PYFAST_TAPE_EMULATE_GPU=1, read when the library loads
+inline bool gpu_emulated() { return g_gpu_emulated; }
 bool built_with_cuda();  // the CUDA backend was compiled in
 int gpu_count();         // GPUs usable now: 0 without the backend, a driver or a device; 1 when emulated
 std::string gpu_name(int index);
@@ -36,7 +38,11 @@ void gpu_set_current(int index);
 // The thread's tf.device scope: where new tensors and ops go (null: none, ops follow their inputs).
 // Python's tf.device() pushes and pops; the tape suspends it while it runs a backward pass, so
 // gradients are computed where the forward ops ran (as in TF).
-const Device* scope_device();
+const Device* scope_device_slow();
+extern std::atomic<int> g_scopes_open;  // scopes open on all threads: 0 lets every op skip the lookup
+inline const Device* scope_device() {
+  return g_scopes_open.load(std::memory_order_relaxed) == 0 ? nullptr : scope_device_slow();
+}
 void push_scope_device(const Device& d);
 void pop_scope_device();
 struct ScopeSuspend {

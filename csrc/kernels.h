@@ -13,10 +13,12 @@ namespace pft {
 
 // A broadcast of up to 3 operands onto an output, with dimensions collapsed as far as strides allow.
 // stride[k][i] is operand k's element stride along dimension i (0 where it is broadcast).
+// Only the first ndim entries of shape and stride are meaningful (the rest stay uninitialised: zeroing
+// 256 bytes per op was a visible part of a tiny op).
 struct BroadcastPlan {
   int ndim = 0;
-  int64_t shape[kMaxRank] = {};
-  int64_t stride[3][kMaxRank] = {};
+  int64_t shape[kMaxRank];
+  int64_t stride[3][kMaxRank];
   int64_t numel = 1;
 };
 // Builds the plan for operands `in[0..k)` broadcast to `out` (shapes already checked compatible).

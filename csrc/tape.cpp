@@ -145,11 +145,57 @@ VariableWatcher::~VariableWatcher() {
   for (PyObject* v : vars) Py_DECREF(v);
 }
 
+// The gradients in flight during one backward sweep, by tensor id: a flat open-addressing table (ids
+// are > 0; 0 marks an empty slot, -1 an erased one), no heap node per entry as std::unordered_map has.
+class GradMap {
+ public:
+  GradMap() : keys_(16, 0), vals_(16) {}
+  TensorPtr* find(int64_t id) {
+    for (size_t i = slot(id);; i = (i + 1) & (keys_.size() - 1)) {
+      if (keys_[i] == id) return &vals_[i];
+      if (keys_[i] == 0) return nullptr;
+    }
+  }
+  void insert(int64_t id, TensorPtr v) {  // id must not be present
+    if ((used_ + 1) * 2 > keys_.size()) grow();
+    size_t i = slot(id);
+    while (keys_[i] != 0) i = (i + 1) & (keys_.size() - 1);
+    keys_[i] = id;
+    vals_[i] = std::move(v);
+    used_++;
+  }
+  void erase(int64_t id) {
+    if (TensorPtr* v = find(id)) {
+      keys_[size_t(v - vals_.data())] = -1;
+      v->reset();
+    }
+  }
+
+ private:
+  size_t slot(int64_t id) const { return size_t(uint64_t(id) * 0x9E3779B97F4A7C15ull >> 17) & (keys_.size() - 1); }
+  void grow() {  // rebuild without the erased slots, doubling when more than a quarter is live
+    std::vector<int64_t> keys;
+    std::vector<TensorPtr> vals;
+    keys.swap(keys_);
+    vals.swap(vals_);
+    size_t live = 0;
+    for (int64_t k : keys) live += k > 0;
+    const size_t n = (live + 1) * 4 > keys.size() ? keys.size() * 2 : keys.size();
+    keys_.assign(n, 0);
+    vals_.assign(n, nullptr);
+    used_ = 0;
+    for (size_t i = 0; i < keys.size(); i++)
+      if (keys[i] > 0) insert(keys[i], std::move(vals[i]));
+  }
+  std::vector<int64_t> keys_;
+  std::vector<TensorPtr> vals_;
+  size_t used_ = 0;  // live and erased slots
+};
+
 // Sums g into the gradient buffer for id. The sum is an op, so an outer tape records it.
-static void accumulate(std::unordered_map<int64_t, TensorPtr>& grads, int64_t id, TensorPtr g) {
-  auto it = grads.find(id);
-  if (it == grads.end()) grads.emplace(id, std::move(g));
-  else it->second = ops::add(it->second, g);
+static void accumulate(GradMap& grads, int64_t id, TensorPtr g) {
+  if (TensorPtr* cur = grads.find(id)) *cur = ops::add(*cur, g);
+  else grads.insert(id, std::move(g));
 }
 
 // Pauses a tape's own recording for the duration of its gradient() (entries must not grow while they
@@ -179,7 +225,8 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
   ScopeSuspend no_scope;  // gradients are computed where their forward ops ran, whatever tf.device is active
 
   // 1. Entries on a path from a source: forward sweep marking everything reachable from the sources.
-  std::unordered_set<int64_t> reach(source_ids.begin(), source_ids.end());
+  IdSet reach;
+  for (int64_t id : source_ids) reach.insert(id);
   const size_t n_entries = entries.size();
   std::vector<char> relevant(n_entries, 0);
   for (size_t i = 0; i < n_entries; i++) {
@@ -199,7 +246,7 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
   }
 
   // 2. Seed the targets: ones (an implicit sum over non-scalar targets) or the given output gradients.
-  std::unordered_map<int64_t, TensorPtr> grads;
+  GradMap grads;
   for (size_t k = 0; k < targets.size(); k++) {
     const TensorPtr& t = targets[k];
     if (!is_floating(t->dtype) || !reach.count(t->id)) continue;
@@ -208,7 +255,8 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
   }
 
   // 3. Reverse sweep.
-  std::unordered_set<int64_t> sources(source_ids.begin(), source_ids.end());
+  IdSet sources;
+  for (int64_t id : source_ids) sources.insert(id);
   for (size_t i = n_entries; i-- > 0;) {
     if (!relevant[i]) continue;
     TapeEntry& e = entries[i];
@@ -217,9 +265,9 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
       std::vector<TensorPtr> douts;
       bool any = false;
       for (size_t k = 0; k < c.out_id.size(); k++) {
-        auto it = grads.find(c.out_id[k]);
-        if (it != grads.end()) {
-          douts.push_back(it->second);
+        TensorPtr* it = grads.find(c.out_id[k]);
+        if (it) {
+          douts.push_back(*it);
           any = true;
         } else {
           douts.push_back(full(c.out[k]->dtype, c.out[k]->shape, 0.0, c.out[k]->device()));
@@ -237,10 +285,10 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
       for (int64_t id : c.out_id)
         if (!sources.count(id)) grads.erase(id);
     } else {
-      auto it = grads.find(e.out_id);
-      if (it == grads.end()) continue;
-      TensorPtr dout = it->second;
-      if (!sources.count(e.out_id)) grads.erase(it);
+      TensorPtr* it = grads.find(e.out_id);
+      if (!it) continue;
+      TensorPtr dout = *it;
+      if (!sources.count(e.out_id)) grads.erase(e.out_id);
       if (!e.out && e.n_in > 0 && !e.in[0])
         throw RuntimeError("gradient(): the tape's saved tensors were already released");
       TensorPtr din[kMaxOpInputs];
@@ -260,8 +308,8 @@ std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, con
   std::vector<TensorPtr> result;
   result.reserve(source_ids.size());
   for (int64_t id : source_ids) {
-    auto it = grads.find(id);
-    result.push_back(it == grads.end() ? nullptr : it->second);
+    TensorPtr* it = grads.find(id);
+    result.push_back(it ? *it : nullptr);
   }
   return result;
 }

@@ -27,8 +27,94 @@ void set_intra_op_threads(int n) {
   scipy_openblas_set_num_threads(n);
 }
 
+// ---- tensor headers: TensorImpl and Storage (with their shared_ptr control blocks) come from per-thread
+// free lists by 64-byte size class instead of malloc. Every op makes two of them, and malloc/free were
+// the largest single cost of a small training step. A block freed on another thread joins that thread's
+// list; each list keeps at most kPoolCap blocks and is emptied when its thread exits.
+namespace {
+constexpr size_t kPoolClasses = 8, kPoolCap = 4096;  // classes of 64 .. 512 bytes
+struct PoolNode {
+  PoolNode* next;
+};
+struct Pool {  // trivially destructible: usable by destructors that run after the thread's cleanup
+  PoolNode* head[kPoolClasses];
+  size_t count[kPoolClasses];
+  bool started, closed;
+};
+thread_local Pool t_pool;
+struct PoolCleanup {  // frees the thread's lists at thread exit; later frees go straight to the heap
+  int touched = 0;
+  ~PoolCleanup() {
+    Pool& p = t_pool;
+    p.closed = true;
+    for (size_t c = 0; c < kPoolClasses; c++)
+      while (PoolNode* n = p.head[c]) {
+        p.head[c] = n->next;
+        ::operator delete(n);
+      }
+  }
+};
+thread_local PoolCleanup t_pool_cleanup;
+
+void* pool_alloc(size_t bytes) {
+  const size_t c = (bytes - 1) / 64;
+  if (c >= kPoolClasses) return ::operator new(bytes);
+  Pool& p = t_pool;
+  if (!p.started) {
+    p.started = true;
+    t_pool_cleanup.touched = 1;  // first use constructs it: its destructor runs at this thread's exit
+  }
+  if (PoolNode* n = p.head[c]) {
+    p.head[c] = n->next;
+    p.count[c]--;
+    return n;
+  }
+  return ::operator new((c + 1) * 64);
+}
+void pool_free(void* ptr, size_t bytes) {
+  const size_t c = (bytes - 1) / 64;
+  Pool& p = t_pool;
+  if (c >= kPoolClasses || p.count[c] >= kPoolCap || p.closed || !p.started) {
+    ::operator delete(ptr);
+    return;
+  }
+  PoolNode* n = static_cast<PoolNode*>(ptr);
+  n->next = p.head[c];
+  p.head[c] = n;
+  p.count[c]++;
+}
+
+template <class T>
+struct PoolAllocator {
+  using value_type = T;
+  PoolAllocator() = default;
+  template <class U>
+  PoolAllocator(const PoolAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(pool_alloc(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) { pool_free(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const PoolAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const PoolAllocator<U>&) const { return false; }
+};
+static_assert(alignof(std::max_align_t) >= alignof(Storage), "pool blocks are max_align_t aligned");
+}  // namespace
+
+static std::shared_ptr<TensorImpl> new_impl() { return std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>()); }
+static std::shared_ptr<Storage> new_storage() { return std::allocate_shared<Storage>(PoolAllocator<Storage>()); }
+
 static std::atomic<int64_t> g_next_id{1};
-int64_t next_tensor_id() { return g_next_id.fetch_add(1, std::memory_order_relaxed); }
+// Ids come from per-thread blocks of the global counter: unique across threads, increasing within one
+// (creation order), and no atomic read-modify-write per tensor.
+int64_t next_tensor_id() {
+  constexpr int64_t kBlock = 1 << 12;
+  thread_local int64_t next = 0, end = 0;
+  if (next == end) {
+    next = g_next_id.fetch_add(kBlock, std::memory_order_relaxed);
+    end = next + kBlock;
+  }
+  return next++;
+}
 
 static void free_heap(void*, void* data) { std::free(data); }
 
@@ -98,7 +184,7 @@ void release_cached_blocks() {
 }
 
 StoragePtr alloc_storage(size_t nbytes, Device dev) {
-  auto s = std::make_shared<Storage>();
+  auto s = new_storage();
   s->nbytes = nbytes;
   s->device = dev;
   if (dev.type == DeviceType::CUDA) {
@@ -137,7 +223,7 @@ StoragePtr alloc_storage(size_t nbytes, Device dev) {
 TensorPtr empty(DType dt, const Shape& shape, Device dev) {
   for (int i = 0; i < shape.ndim; i++)
     if (shape.d[i] < 0) throw InvalidArgument("negative dimension in shape " + shape.str());
-  auto t = std::make_shared<TensorImpl>();
+  auto t = new_impl();
   t->id = next_tensor_id();
   t->dtype = dt;
   t->shape = shape;
@@ -147,7 +233,7 @@ TensorPtr empty(DType dt, const Shape& shape, Device dev) {
 }
 
 TensorPtr alias(const TensorPtr& x, const Shape& shape) {
-  auto t = std::make_shared<TensorImpl>();
+  auto t = new_impl();
   t->id = next_tensor_id();
   t->dtype = x->dtype;
   t->shape = shape;
@@ -158,12 +244,12 @@ TensorPtr alias(const TensorPtr& x, const Shape& shape) {
 }
 
 TensorPtr from_external(void* data, DType dt, const Shape& shape, void (*release)(void*, void*), void* ctx) {
-  auto st = std::make_shared<Storage>();
+  auto st = new_storage();
   st->data = data;
   st->nbytes = size_t(shape.numel()) * dtype_size(dt);
   st->release = release;
   st->release_ctx = ctx;
-  auto t = std::make_shared<TensorImpl>();
+  auto t = new_impl();
   t->id = next_tensor_id();
   t->dtype = dt;
   t->shape = shape;

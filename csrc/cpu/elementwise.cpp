@@ -10,6 +10,17 @@
 namespace pft {
 
 BroadcastPlan make_broadcast_plan(const Shape& out, const Shape* const* in, int k) {
+  // The common case: every operand has the output's shape, so one flat dimension of contiguous strides.
+  bool same = true;
+  for (int j = 0; j < k; j++) same = same && *in[j] == out;
+  if (same) {
+    BroadcastPlan p;
+    p.ndim = 1;
+    p.numel = out.numel();
+    p.shape[0] = p.numel;
+    for (int j = 0; j < 3; j++) p.stride[j][0] = p.numel == 1 ? 0 : 1;
+    return p;
+  }
   // Right-align every operand against the output; a size-1 (or missing) dimension gets stride 0.
   BroadcastPlan full;
   full.ndim = out.ndim;
