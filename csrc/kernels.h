@@ -25,6 +25,26 @@ struct BroadcastPlan {
 BroadcastPlan make_broadcast_plan(const Shape& out, const Shape* const* in, int k);
 
 enum class UnaryOp : uint8_t { Neg, Abs, Square, Sqrt, Exp, Log, Tanh, Sigmoid, Relu, Sign, Reciprocal, Rsqrt };
+// dy * d/dx of a unary op, from x and y = op(x), in the float operations of the composed backward rule
+// (ops/elementwise.cpp, unary_backward), so the fused kernel and the composition round the same.
+template <class T>
+PFT_HD T unary_grad(UnaryOp op, T x, T y, T dy) {
+  switch (op) {
+    case UnaryOp::Neg: return T(-dy);
+    case UnaryOp::Abs: return T(dy * math::sign(x));
+    case UnaryOp::Square: return T(dy * T(x * T(2)));
+    case UnaryOp::Sqrt: return T(T(dy * T(0.5)) / y);
+    case UnaryOp::Exp: return T(dy * y);
+    case UnaryOp::Log: return T(dy / x);
+    case UnaryOp::Tanh: return T(dy * T(T(1) - T(y * y)));
+    case UnaryOp::Sigmoid: return T(dy * T(y * T(T(1) - y)));
+    case UnaryOp::Relu: return x > T(0) ? dy : T(0);
+    case UnaryOp::Sign: return T(0);
+    case UnaryOp::Reciprocal: return T(-T(dy * T(y * y)));
+    case UnaryOp::Rsqrt: return T(T(dy * T(y * T(y * y))) * T(-0.5));
+  }
+  return T(0);
+}
 enum class BinaryOp : uint8_t {
   Add, Sub, Mul, Div, Pow, Maximum, Minimum,                      // same dtype out
   Less, LessEqual, Greater, GreaterEqual, Equal, NotEqual,        // bool out

@@ -25,7 +25,7 @@ Tape::~Tape() {
 
 void Tape::watch_variable(int64_t id, PyObject* var) {
   watched.insert(id);
-  if (watched_variable_ids.insert(id).second) {
+  if (watched_variable_ids.insert(id)) {
     Py_INCREF(var);
     watched_variables.push_back(var);
   }

@@ -108,16 +108,48 @@ struct TapeEntry {
   }
 };
 
+// The entries of one tape: chunks of 8, 16, 32, ... entries, so entries never move while the tape grows
+// (a persistent tape records its own backward pass while playing it) and a short tape costs one
+// allocation (std::deque allocated a 512-byte node per two entries).
+class EntryList {
+ public:
+  size_t size() const { return size_; }
+  TapeEntry& operator[](size_t i) {
+    size_t c = 0, first = 0, n = kFirst;
+    while (i >= first + n) first += n, n *= 2, c++;
+    return chunks_[c][i - first];
+  }
+  const TapeEntry& operator[](size_t i) const { return const_cast<EntryList&>(*this)[i]; }
+  TapeEntry& emplace_back() {
+    if (size_ == capacity_) {
+      const size_t n = chunks_.empty() ? kFirst : kFirst << chunks_.size();
+      chunks_.emplace_back(new TapeEntry[n]);
+      capacity_ += n;
+    }
+    return (*this)[size_++];
+  }
+  TapeEntry& back() { return (*this)[size_ - 1]; }
+  void clear() {
+    chunks_.clear();
+    size_ = capacity_ = 0;
+  }
+
+ private:
+  static constexpr size_t kFirst = 8;
+  std::vector<std::unique_ptr<TapeEntry[]>> chunks_;
+  size_t size_ = 0, capacity_ = 0;
+};
+
 struct Tape {
   std::thread::id owner;  // the thread that entered it; a tape is used from one thread at a time
   bool persistent = false;
   bool watch_accessed_variables = true;
   bool recording = true;  // false inside stop_recording() and while this tape computes its own gradient
   bool used = false;      // a non-persistent tape after gradient()
-  std::deque<TapeEntry> entries;  // a deque: a persistent tape may record its own backward pass while playing it
+  EntryList entries;
   IdSet watched;                             // ids this tape tracks
   std::vector<PyObject*> watched_variables;  // owned references, in first-watch order
-  std::unordered_set<int64_t> watched_variable_ids;
+  IdSet watched_variable_ids;
 
   ~Tape();
   void watch(int64_t id) { watched.insert(id); }

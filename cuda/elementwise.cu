@@ -78,6 +78,28 @@ void unary_forward(UnaryOp op, T* out, const T* x, int64_t n) {
   }
 }
 
+template <UnaryOp Op, class T>
+__global__ void unary_backward_kernel(T* dx, const T* dy, const T* x, const T* y, int64_t n) {
+  PFT_GRID_STRIDE(i, n) dx[i] = unary_grad(Op, x[i], y[i], dy[i]);
+}
+
+template <class T>
+void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int64_t n) {
+  if (n == 0) return;
+  switch (op) {
+#define PFT_CASE(O)                                                                                             \
+  case UnaryOp::O:                                                                                              \
+    unary_backward_kernel<UnaryOp::O><<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(dx, dy, x, y, n); \
+    break;
+    PFT_CASE(Neg) PFT_CASE(Abs) PFT_CASE(Square) PFT_CASE(Sqrt) PFT_CASE(Exp) PFT_CASE(Log)
+    PFT_CASE(Tanh) PFT_CASE(Sigmoid) PFT_CASE(Relu) PFT_CASE(Sign) PFT_CASE(Reciprocal) PFT_CASE(Rsqrt)
+#undef PFT_CASE
+  }
+  PFT_LAUNCH_CHECK();
+}
+template void unary_backward<float>(UnaryOp, float*, const float*, const float*, const float*, int64_t);
+template void unary_backward<double>(UnaryOp, double*, const double*, const double*, const double*, int64_t);
+
 // ---- broadcasting ----------------------------------------------------------------------------------
 // Element offsets of K operands for output element idx: idx is split into plan coordinates from the
 // last dimension; the first dimension takes the remaining quotient (no division), so a fully collapsed

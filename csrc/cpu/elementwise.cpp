@@ -151,6 +151,26 @@ void unary_forward(UnaryOp op, T* out, const T* x, int64_t n) {
   }
 }
 
+template <UnaryOp OP, class T>
+static void unary_grad_loop(T* dx, const T* dy, const T* x, const T* y, int64_t n) {
+  parallel_range(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) dx[i] = unary_grad(OP, x[i], y[i], dy[i]);
+  });
+}
+
+template <class T>
+void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int64_t n) {
+  switch (op) {  // the op as a template argument: each loop is branch-free
+#define PFT_CASE(O) \
+  case UnaryOp::O: return unary_grad_loop<UnaryOp::O>(dx, dy, x, y, n);
+    PFT_CASE(Neg) PFT_CASE(Abs) PFT_CASE(Square) PFT_CASE(Sqrt) PFT_CASE(Exp) PFT_CASE(Log)
+    PFT_CASE(Tanh) PFT_CASE(Sigmoid) PFT_CASE(Relu) PFT_CASE(Sign) PFT_CASE(Reciprocal) PFT_CASE(Rsqrt)
+#undef PFT_CASE
+  }
+}
+template void unary_backward<float>(UnaryOp, float*, const float*, const float*, const float*, int64_t);
+template void unary_backward<double>(UnaryOp, double*, const double*, const double*, const double*, int64_t);
+
 // The inner loop is specialised on the operand strides (1/0) so the common cases vectorise.
 template <class T, class R, class F>
 static void binary_loop(R* out, const T* a, const T* b, const BroadcastPlan& p, F f) {

@@ -114,7 +114,20 @@ static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
   const TensorPtr& dy = dout[0];
   const TensorPtr& x = e.in[0];
   const TensorPtr& y = e.out;
-  switch (UnaryOp(e.attr[0])) {
+  const UnaryOp op = UnaryOp(e.attr[0]);
+  if (!outer_tape_records(e, dy) && dy->shape == x->shape && dy->dtype == x->dtype && dy->device() == x->device()) {
+    // One fused kernel (the same float operations as the composition below, which an outer tape needs).
+    auto dx = empty(x->dtype, x->shape, x->device());
+    dispatch_float(x->dtype, unary_name(op), [&](auto tag) {
+      using T = decltype(tag);
+      GILRelease nogil(x->numel >= kReleaseGILWork);
+      PFT_KERNEL_FOR(dx->device(), unary_backward<T>)(op, dx->data<T>(), dy->data<T>(), x->data<T>(), y->data<T>(),
+                                                      x->numel);
+    });
+    din[0] = dx;
+    return;
+  }
+  switch (op) {
     case UnaryOp::Neg: din[0] = neg(dy); break;                                  // y = -x
     case UnaryOp::Abs: din[0] = mul(dy, unary(UnaryOp::Sign, x)); break;         // y = |x|
     case UnaryOp::Square: din[0] = mul(dy, mul_scalar(x, 2.0)); break;           // y = x^2
@@ -184,34 +197,43 @@ static void binary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr
   const TensorPtr& a = e.in[0];
   const TensorPtr& b = e.in[1];
   TensorPtr da, db;
+  const bool na = e.need(0), nb = e.need(1);  // only the inputs that lead to a source
   switch (BinaryOp(e.attr[0])) {
     case BinaryOp::Add: da = dy; db = dy; break;
-    case BinaryOp::Sub: da = dy; db = neg(dy); break;
-    case BinaryOp::Mul: da = mul(dy, b); db = mul(a, dy); break;
+    case BinaryOp::Sub:
+      da = dy;
+      if (nb) db = neg(dy);
+      break;
+    case BinaryOp::Mul:
+      if (na) da = mul(dy, b);
+      if (nb) db = mul(a, dy);
+      break;
     case BinaryOp::Div:  // z = a / b: da = dy / b, db = dy * (-a / b / b) (TF's RealDiv gradient)
-      da = div(dy, b);
-      db = mul(dy, div(div(neg(a), b), b));
+      if (na) da = div(dy, b);
+      if (nb) db = mul(dy, div(div(neg(a), b), b));
       break;
     case BinaryOp::Pow: {  // z = a^b: da = dy * b * a^(b-1); db = dy * z * log(a) where a > 0, else 0
-      da = mul(dy, mul(b, binary(BinaryOp::Pow, a, add_scalar(b, -1.0))));
-      auto pos = binary(BinaryOp::Greater, a, zeros_like(a));
-      auto safe = where(pos, a, ones_like(a));
-      auto log_a = where(pos, unary(UnaryOp::Log, safe), zeros_like(a));
-      db = mul(dy, mul(e.out, log_a));
+      if (na) da = mul(dy, mul(b, binary(BinaryOp::Pow, a, add_scalar(b, -1.0))));
+      if (nb) {
+        auto pos = binary(BinaryOp::Greater, a, zeros_like(a));
+        auto safe = where(pos, a, ones_like(a));
+        auto log_a = where(pos, unary(UnaryOp::Log, safe), zeros_like(a));
+        db = mul(dy, mul(e.out, log_a));
+      }
       break;
     }
     case BinaryOp::Maximum:
     case BinaryOp::Minimum: {  // the gradient goes to x where x >= y (x <= y for minimum), else to y
       auto xmask = binary(BinaryOp(e.attr[0]) == BinaryOp::Maximum ? BinaryOp::GreaterEqual : BinaryOp::LessEqual, a, b);
-      auto zeros = zeros_like(dy);
-      da = where(xmask, dy, zeros);
-      db = where(xmask, zeros, dy);
+      auto zero = full(dy->dtype, Shape{}, 0.0, dy->device());
+      if (na) da = where(xmask, dy, zero);
+      if (nb) db = where(xmask, zero, dy);
       break;
     }
     default: return;
   }
-  din[0] = sum_to_shape(da, a->shape);
-  din[1] = sum_to_shape(db, b->shape);
+  if (na && da) din[0] = sum_to_shape(da, a->shape);
+  if (nb && db) din[1] = sum_to_shape(db, b->shape);
 }
 
 TensorPtr mul_scalar(const TensorPtr& x, double s) { return mul(x, full(x->dtype, Shape{}, s, x->device())); }
@@ -250,9 +272,9 @@ static void where_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
   // out = c ? x : y: the gradient flows to x where c holds and to y elsewhere.
   const TensorPtr& dy = dout[0];
   const TensorPtr& c = e.in[2];
-  auto zeros = zeros_like(dy);
-  din[0] = sum_to_shape(where(c, dy, zeros), e.in[0]->shape);
-  din[1] = sum_to_shape(where(c, zeros, dy), e.in[1]->shape);
+  auto zero = full(dy->dtype, Shape{}, 0.0, dy->device());  // broadcast by where: no dy-sized zeros
+  if (e.need(0)) din[0] = sum_to_shape(where(c, dy, zero), e.in[0]->shape);
+  if (e.need(1)) din[1] = sum_to_shape(where(c, zero, dy), e.in[1]->shape);
 }
 
 // ---- broadcast_to / sum_to_shape ---------------------------------------------------------------------

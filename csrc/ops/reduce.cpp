@@ -107,7 +107,9 @@ static void reduce_mean_backward(const TapeEntry& e, const TensorPtr* dout, Tens
   const uint32_t mask = uint32_t(e.attr[0]);
   auto dy = reshape(dout[0], reduced_shape(x->shape, mask, true));
   double n = double(x->numel) / double(std::max<int64_t>(1, reduced_shape(x->shape, mask, true).numel()));
-  din[0] = div(broadcast_to(dy, x->shape), full(x->dtype, Shape{}, n, x->device()));
+  // dy / n before broadcasting: each element is the same division as TF's broadcast(dy) / n, on the
+  // small reduced tensor instead of x-sized data.
+  din[0] = broadcast_to(div(dy, full(x->dtype, Shape{}, n, x->device())), x->shape);
 }
 static const OpDef kReduceMean = {"reduce_mean", reduce_mean_backward};
 
