@@ -29,7 +29,7 @@ def sigmoid(x: Any) -> Any:
 def softmax(x: Any, axis: int = -1) -> Any:
     x = _core.convert(x)
     y = _core.softmax(x, axis)
-    if axis in (-1, len(x.shape) - 1):
+    if axis in (-1, len(x._shape) - 1):
         _core.attach_logits(y, x)
     return y
 

@@ -16,10 +16,13 @@ from ..dtypes import as_dtype, float32
 from ..ops import expand_dims, squeeze
 
 EPSILON = 1e-7  # keras.backend.epsilon()
+_Tensor = _core.Tensor
 _MSE, _HUBER, _BCE_PROB, _BCE_LOGIT = 0, 1, 2, 3
 
 
 def _convert(x: Any, dtype: Any = None) -> Any:
+    if type(x) is _Tensor and (dtype is None or x.dtype is dtype):  # the common case: nothing to do
+        return x
     t = _core.convert(x) if isinstance(x, (_core.Tensor, _core.VariableBase)) else _core.convert(x, dtype)
     if dtype is not None and t.dtype != dtype:
         t = _core.cast(t, dtype)
@@ -28,13 +31,13 @@ def _convert(x: Any, dtype: Any = None) -> Any:
 
 def squeeze_or_expand_to_same_rank(x1: Any, x2: Any, expand_rank_1: bool = True) -> Tuple[Any, Any]:
     """Keras's rule: where ranks differ by one and the longer has a trailing 1, squeeze (or expand)."""
-    r1, r2 = len(x1.shape), len(x2.shape)
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
+    r1, r2 = len(x1._shape), len(x2._shape)
+    if r1 == r2 + 1 and x1._shape[-1] == 1:
         if r2 == 1 and expand_rank_1:
             x2 = expand_dims(x2, -1)
         else:
             x1 = squeeze(x1, -1)
-    if r2 == r1 + 1 and x2.shape[-1] == 1:
+    if r2 == r1 + 1 and x2._shape[-1] == 1:
         if r1 == 1 and expand_rank_1:
             x1 = expand_dims(x1, -1)
         else:
@@ -42,8 +45,11 @@ def squeeze_or_expand_to_same_rank(x1: Any, x2: Any, expand_rank_1: bool = True)
     return x1, x2
 
 
+_REDUCTIONS = frozenset({"sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight"})
+
+
 def _standardize_reduction(reduction: Any) -> Optional[str]:
-    allowed = {"sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight"}
+    allowed = _REDUCTIONS
     if reduction not in allowed:
         raise ValueError(f"Invalid value for argument `reduction`. Expected one of {allowed}. Received: "
                          f"reduction={reduction}")
@@ -58,19 +64,22 @@ def reduce_weighted_values(values: Any, sample_weight: Any = None, reduction: An
         sample_weight = _convert(sample_weight, values.dtype)
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         values = _core.multiply(values, sample_weight)
-    if reduction is None or reduction == "none" or tuple(values.shape) == () or tuple(values.shape) == (0,):
+    if reduction is None or reduction == "none" or values._shape == () or values._shape == (0,):
         return values
     loss = _core.reduce_sum(values)
     if reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+        # divide_no_nan: a zero divisor gives 0
         if reduction == "mean_with_sample_weight" and sample_weight is not None:
             divisor = _core.cast(_core.reduce_sum(sample_weight), loss.dtype)
+            if float(divisor) == 0.0:
+                return _core.fill_like(loss, 0.0, None)
         else:
             size = 1
-            for d in values.shape:
+            for d in values._shape:
                 size *= d
+            if size == 0:
+                return _core.fill_like(loss, 0.0, None)
             divisor = _core.convert(float(size), loss.dtype)
-        if float(divisor) == 0.0:  # divide_no_nan
-            return _core.fill_like(loss, 0.0, None)
         loss = _core.divide(loss, divisor)
     return loss
 
@@ -87,25 +96,25 @@ def _logits_of(y_pred: Any, from_logits: bool, fn: str, activation: str) -> Tupl
 
 def _broadcast_pair(fn: str, y_true: Any, y_pred: Any) -> Tuple[Any, Any]:
     """MSE/Huber: Keras computes them on `y_pred - y_true`, which broadcasts (any ranks)."""
-    if tuple(y_true.shape) == tuple(y_pred.shape):
+    if y_true._shape == y_pred._shape:
         return y_true, y_pred
     try:
-        shape = list(np.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape)))
+        shape = list(np.broadcast_shapes(y_true._shape, y_pred._shape))
     except ValueError:
-        raise _core.InvalidArgumentError(f"{fn}: y_true of shape {tuple(y_true.shape)} and y_pred of shape "
-                                         f"{tuple(y_pred.shape)} do not broadcast") from None
+        raise _core.InvalidArgumentError(f"{fn}: y_true of shape {y_true._shape} and y_pred of shape "
+                                         f"{y_pred._shape} do not broadcast") from None
     return _core.broadcast_to(y_true, shape), _core.broadcast_to(y_pred, shape)
 
 
 def _same_shape(fn: str, y_true: Any, y_pred: Any) -> Tuple[Any, Any]:
     """The cross-entropies: Keras requires equal shapes."""
-    if tuple(y_true.shape) == tuple(y_pred.shape):
+    if y_true._shape == y_pred._shape:
         return y_true, y_pred
-    if len(y_true.shape) != len(y_pred.shape):
+    if len(y_true._shape) != len(y_pred._shape):
         raise ValueError(f"{fn}: arguments `target` and `output` must have the same rank (ndim). Received: "
-                         f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
+                         f"target.shape={y_true._shape}, output.shape={y_pred._shape}")
     raise ValueError(f"{fn}: arguments `target` and `output` must have the same shape. Received: "
-                     f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
+                     f"target.shape={y_true._shape}, output.shape={y_pred._shape}")
 
 
 # ---- functional forms: per-sample losses ----------------------------------------------------------------
@@ -144,25 +153,25 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
         raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
     y_pred = _convert(y_pred)
     y_true = _convert(y_true, y_pred.dtype)
-    if len(y_pred.shape) and y_pred.shape[-1] == 1:
+    if len(y_pred._shape) and y_pred._shape[-1] == 1:
         warnings.warn("In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, num_classes) with "
-                      f"num_classes > 1. Received: y_pred.shape={tuple(y_pred.shape)}. Consider using "
+                      f"num_classes > 1. Received: y_pred.shape={y_pred._shape}. Consider using "
                       "'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=2)
     if label_smoothing:
-        num_classes = float(y_true.shape[-1])
+        num_classes = float(y_true._shape[-1])
         y_true = _core.add(_core.multiply(y_true, 1.0 - label_smoothing),
                            _core.divide(_core.convert(label_smoothing, y_pred.dtype),
                                         _core.convert(num_classes, y_pred.dtype)))
-    if axis not in (-1, len(y_pred.shape) - 1):
+    if axis not in (-1, len(y_pred._shape) - 1):
         raise NotImplementedError("categorical_crossentropy: only the last axis is supported")
-    if len(y_true.shape) != len(y_pred.shape) or tuple(y_true.shape) != tuple(y_pred.shape):
+    if len(y_true._shape) != len(y_pred._shape) or y_true._shape != y_pred._shape:
         raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
-                         f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
+                         f"target.shape={y_true._shape}, output.shape={y_pred._shape}")
     out, from_logits = _logits_of(y_pred, from_logits, "categorical_crossentropy", "Softmax")
     if from_logits:
         return _core.softmax_cross_entropy(y_true, out, 0.0)
     # Probabilities: renormalise each row, clip to [eps, 1 - eps], -sum(y log p) (Keras).
-    last = len(out.shape) - 1
+    last = len(out._shape) - 1
     out = _core.divide(out, _core.reduce_sum(out, last, True))
     out = _core.minimum(_core.maximum(out, EPSILON), 1.0 - EPSILON)
     return _core.negative(_core.reduce_sum(_core.multiply(y_true, _core.log(out)), last))
@@ -177,10 +186,10 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     labels = _core.convert(y_true)
     if labels.dtype.is_floating:
         labels = _core.cast(labels, "int64")
-    if len(out.shape) < 1:
-        raise ValueError(f"sparse_categorical_crossentropy: y_pred must have a class axis, got shape {tuple(out.shape)} "
+    if len(out._shape) < 1:
+        raise ValueError(f"sparse_categorical_crossentropy: y_pred must have a class axis, got shape {out._shape} "
                          f"(labels {tuple(labels.shape)})")
-    if len(labels.shape) == len(out.shape) and labels.shape[-1] == 1:
+    if len(labels.shape) == len(out._shape) and labels.shape[-1] == 1:
         labels = squeeze(labels, -1)
     if not from_logits:
         out = _core.log(_core.minimum(_core.maximum(out, EPSILON), 1.0 - EPSILON))
