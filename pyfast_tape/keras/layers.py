@@ -70,7 +70,7 @@ class Layer:
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(inputs, (_core.Tensor, _core.VariableBase)):
             inputs = _core.convert(inputs, self.dtype if not hasattr(inputs, "dtype") else None)
-        if inputs.dtype != self.dtype and not inputs.dtype.is_bool:
+        if inputs.dtype is not self.dtype and inputs.dtype != self.dtype and not inputs.dtype.is_bool:
             inputs = _core.cast(inputs, self.dtype)  # Keras autocasts inputs to the layer's dtype
         if not self.built:
             self.build(tuple(inputs.shape))

@@ -571,6 +571,7 @@ class Sequential(Model):
                  name: Optional[str] = None) -> None:
         super().__init__(trainable=trainable, name=name or _unique_name("sequential"))
         self._layers: List[Layer] = []
+        self._all_built = False
         self._input_shape: Optional[Shape] = None
         for layer in layers or []:
             self.add(layer)
@@ -591,6 +592,7 @@ class Sequential(Model):
         if not self._layers and shape_arg is not None:
             self._input_shape = (None,) + tuple(shape_arg)
         self._layers.append(layer)
+        self._all_built = False
         self._build_from_input()
 
     def _build_from_input(self) -> None:
@@ -605,6 +607,7 @@ class Sequential(Model):
         self.built = True
 
     def pop(self) -> Layer:
+        self._all_built = False
         return self._layers.pop()
 
     def build(self, input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
@@ -623,8 +626,10 @@ class Sequential(Model):
         if not isinstance(inputs, (_core.Tensor, _core.VariableBase)):
             inputs = _core.convert(inputs, None if hasattr(inputs, "dtype") else float32)
         if self._input_shape is None:
-            self._input_shape = (None,) + tuple(inputs.shape[1:])
-        self._build_from_input()
+            self._input_shape = (None,) + tuple(inputs._shape[1:])
+        if not self._all_built:  # build once: the layers' shapes are fixed after the first call
+            self._build_from_input()
+            self._all_built = all(layer.built for layer in self._layers)
         return self.call(inputs)
 
     def summary(self, print_fn: Any = None) -> None:
