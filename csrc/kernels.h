@@ -87,3 +87,5 @@ namespace cuda {
 #undef PFT_KERNEL
 
 }  // namespace pft
+
+#include "kernel_instances.inc"  // PFT_INSTANCES_<FAMILY>(): expanded by each backend

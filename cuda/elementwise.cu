@@ -97,8 +97,6 @@ void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int6
   }
   PFT_LAUNCH_CHECK();
 }
-template void unary_backward<float>(UnaryOp, float*, const float*, const float*, const float*, int64_t);
-template void unary_backward<double>(UnaryOp, double*, const double*, const double*, const double*, int64_t);
 
 // ---- broadcasting ----------------------------------------------------------------------------------
 // Element offsets of K operands for output element idx: idx is split into plan coordinates from the
@@ -247,28 +245,7 @@ void cast_forward(To* out, const From* x, int64_t n) {
 }
 
 // ---- explicit instantiations (the CPU's list) ------------------------------------------------------
-#define PFT_ALL(X) X(float) X(double) X(int32_t) X(int64_t) X(bool)
-#define PFT_INST(T)                                                                                 \
-  template void fill_forward<T>(T*, T, int64_t);                                                    \
-  template void binary_forward<T, bool>(BinaryOp, bool*, const T*, const T*, const BroadcastPlan&); \
-  template void where_forward<T>(T*, const bool*, const T*, const T*, const BroadcastPlan&);        \
-  template void broadcast_forward<T>(T*, const T*, const BroadcastPlan&);
-PFT_ALL(PFT_INST)
-#undef PFT_INST
-#define PFT_INST(T)                                               \
-  template void unary_forward<T>(UnaryOp, T*, const T*, int64_t); \
-  template void binary_forward<T, T>(BinaryOp, T*, const T*, const T*, const BroadcastPlan&);
-PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t)
-#undef PFT_INST
-#define PFT_CAST_FROM(From)                                                  \
-  template void cast_forward<float, From>(float*, const From*, int64_t);     \
-  template void cast_forward<double, From>(double*, const From*, int64_t);   \
-  template void cast_forward<int32_t, From>(int32_t*, const From*, int64_t); \
-  template void cast_forward<int64_t, From>(int64_t*, const From*, int64_t); \
-  template void cast_forward<bool, From>(bool*, const From*, int64_t);
-PFT_ALL(PFT_CAST_FROM)
-#undef PFT_CAST_FROM
-#undef PFT_ALL
+PFT_INSTANCES_ELEMENTWISE()
 
 #undef PFT_GRID_STRIDE
 

@@ -90,12 +90,6 @@ void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t
   }
 }
 
-#define PFT_INST(T)                                                                                         \
-  template void matmul_forward<T>(T*, const T*, const T*, int64_t, const int64_t*, const int64_t*, int64_t, \
-                                  int64_t, int64_t, bool, bool, T);
-PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t)
-#undef PFT_INST
-
 // ---- fused dense ---------------------------------------------------------------------------------------
 namespace {
 
@@ -226,12 +220,7 @@ void dense_backward(T* dinp, T* dweight, T* dbias, T* dz, T* /*partials*/, int /
   if (dweight) gemm<T>(true, false, D, K, N, inp, g, dweight);  // dW (D, K) = X^T @ dz; N == 0: zeros
 }
 
-template void dense_forward<float>(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, int);
-template void dense_forward<double>(double*, const double*, const double*, const double*, int64_t, int64_t, int64_t, int);
-template void dense_backward<float>(float*, float*, float*, float*, float*, int, const float*, const float*,
-                                    const float*, const float*, int64_t, int64_t, int64_t, int);
-template void dense_backward<double>(double*, double*, double*, double*, double*, int, const double*, const double*,
-                                     const double*, const double*, int64_t, int64_t, int64_t, int);
+PFT_INSTANCES_LINALG()
 
 }  // namespace cuda
 }  // namespace pft

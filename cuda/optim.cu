@@ -222,14 +222,7 @@ void adam_update_many(T* const* vars, T* const* ms, T* const* vs, T* const* vhat
 }
 
 // ---- explicit instantiations (the CPU's list) ------------------------------------------------------
-#define PFT_INST(T)                                                                                            \
-  template void sgd_update<T>(T*, T*, const T*, int64_t, T, T, bool);                                          \
-  template void adam_update<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T);                                 \
-  template void sgd_update_many<T>(T* const*, T* const*, const T* const*, const int64_t*, int, T, T, bool);    \
-  template void adam_update_many<T>(T* const*, T* const*, T* const*, T* const*, const T* const*, const int64_t*, \
-                                    int, T, T, T, T);
-PFT_INST(float) PFT_INST(double)
-#undef PFT_INST
+PFT_INSTANCES_OPTIM()
 
 #undef PFT_GRID_STRIDE
 

@@ -264,13 +264,7 @@ void softmax_forward(T* out, const T* x, int64_t outer, int64_t r, int64_t inner
 #undef PFT_GRID_STRIDE
 
 // ---- explicit instantiations (the CPU's list) ------------------------------------------------------
-#define PFT_INST(T)                                                                   \
-  template void reduce_forward<T>(ReduceOp, T*, const T*, int64_t, int64_t, int64_t); \
-  template void argmax_forward<T>(int64_t*, const T*, int64_t, int64_t, int64_t, bool);
-PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t)
-#undef PFT_INST
-template void softmax_forward<float>(float*, const float*, int64_t, int64_t, int64_t, bool);
-template void softmax_forward<double>(double*, const double*, int64_t, int64_t, int64_t, bool);
+PFT_INSTANCES_REDUCE()
 
 }  // namespace cuda
 }  // namespace pft

@@ -109,17 +109,7 @@ void range_forward(T* out, double start, double delta, int64_t n) {
 #undef PFT_GRID_STRIDE
 
 // ---- explicit instantiations (the CPU's list) ------------------------------------------------------
-#define PFT_INST(T)                                                                               \
-  template void transpose_forward<T>(T*, const T*, const Shape&, const int64_t*);                 \
-  template void transpose_backward<T>(T*, const T*, const Shape&, const int64_t*);                \
-  template void one_hot_forward<T, int32_t>(T*, const int32_t*, int64_t, int64_t, int64_t, T, T); \
-  template void one_hot_forward<T, int64_t>(T*, const int64_t*, int64_t, int64_t, int64_t, T, T);
-PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t) PFT_INST(bool)
-#undef PFT_INST
-template void range_forward<float>(float*, double, double, int64_t);
-template void range_forward<double>(double*, double, double, int64_t);
-template void range_forward<int32_t>(int32_t*, double, double, int64_t);
-template void range_forward<int64_t>(int64_t*, double, double, int64_t);
+PFT_INSTANCES_SHAPE()
 
 }  // namespace cuda
 }  // namespace pft

@@ -187,19 +187,7 @@ void pointwise_loss_backward(int kind, T* dpred, const T* dloss, const T* pred, 
   }
 }
 
-#define PFT_INST(T)                                                                                            \
-  template void softmax_xent_forward<T>(T*, T*, const T*, const T*, int64_t, int64_t, T);                      \
-  template void softmax_xent_backward<T>(T*, const T*, const T*, const T*, const T*, int64_t, int64_t, T);     \
-  template void sparse_softmax_xent_forward<T, int32_t>(T*, T*, const T*, const int32_t*, int64_t, int64_t);   \
-  template void sparse_softmax_xent_forward<T, int64_t>(T*, T*, const T*, const int64_t*, int64_t, int64_t);   \
-  template void sparse_softmax_xent_backward<T, int32_t>(T*, const T*, const T*, const T*, const int32_t*,     \
-                                                         int64_t, int64_t);                                    \
-  template void sparse_softmax_xent_backward<T, int64_t>(T*, const T*, const T*, const T*, const int64_t*,     \
-                                                         int64_t, int64_t);                                    \
-  template void pointwise_loss_forward<T>(int, T*, const T*, const T*, int64_t, int64_t, T);                   \
-  template void pointwise_loss_backward<T>(int, T*, const T*, const T*, const T*, int64_t, int64_t, T);
-PFT_INST(float) PFT_INST(double)
-#undef PFT_INST
+PFT_INSTANCES_LOSSES()
 
 }  // namespace cpu
 }  // namespace pft

@@ -23,9 +23,6 @@ void sgd_update(T* var, T* m, const T* g, int64_t n, T lr, T momentum, bool nest
   }
 }
 
-template void sgd_update<float>(float*, float*, const float*, int64_t, float, float, bool);
-template void sgd_update<double>(double*, double*, const double*, int64_t, double, double, bool);
-
 }  // namespace cpu
 }  // namespace pft
 
@@ -51,10 +48,6 @@ void adam_update(T* var, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T 
   });
 }
 
-template void adam_update<float>(float*, float*, float*, float*, const float*, int64_t, float, float, float, float);
-template void adam_update<double>(double*, double*, double*, double*, const double*, int64_t, double, double, double,
-                                  double);
-
 template <class T>
 void sgd_update_many(T* const* vars, T* const* moms, const T* const* grads, const int64_t* sizes, int count, T lr,
                      T momentum, bool nesterov) {
@@ -69,12 +62,7 @@ void adam_update_many(T* const* vars, T* const* ms, T* const* vs, T* const* vhat
                    one_minus_b2, epsilon);
 }
 
-#define PFT_INST(T)                                                                                          \
-  template void sgd_update_many<T>(T* const*, T* const*, const T* const*, const int64_t*, int, T, T, bool); \
-  template void adam_update_many<T>(T* const*, T* const*, T* const*, T* const*, const T* const*, const int64_t*, int, T, \
-                                    T, T, T);
-PFT_INST(float) PFT_INST(double)
-#undef PFT_INST
+PFT_INSTANCES_OPTIM()
 
 }  // namespace cpu
 }  // namespace pft

@@ -69,17 +69,7 @@ void range_forward(T* out, double start, double delta, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = static_cast<T>(start + double(i) * delta);
 }
 
-#define PFT_INST(T)                                                                            \
-  template void transpose_forward<T>(T*, const T*, const Shape&, const int64_t*);              \
-  template void transpose_backward<T>(T*, const T*, const Shape&, const int64_t*);             \
-  template void one_hot_forward<T, int32_t>(T*, const int32_t*, int64_t, int64_t, int64_t, T, T); \
-  template void one_hot_forward<T, int64_t>(T*, const int64_t*, int64_t, int64_t, int64_t, T, T);
-PFT_INST(float) PFT_INST(double) PFT_INST(int32_t) PFT_INST(int64_t) PFT_INST(bool)
-#undef PFT_INST
-template void range_forward<float>(float*, double, double, int64_t);
-template void range_forward<double>(double*, double, double, int64_t);
-template void range_forward<int32_t>(int32_t*, double, double, int64_t);
-template void range_forward<int64_t>(int64_t*, double, double, int64_t);
+PFT_INSTANCES_SHAPE()
 
 }  // namespace cpu
 }  // namespace pft
