@@ -187,8 +187,8 @@ class GradientTape:
         single = isinstance(sources, _TENSORISH)
         if single:
             flat_sources = [sources]
-        elif type(sources) is list and not any(isinstance(s, (list, tuple, dict)) for s in sources):
-            flat_sources = sources
+        elif type(sources) is list:
+            flat_sources = sources  # a nested list is refused by the native call, then flattened below
         else:
             flat_sources = _nest.flatten(sources)
         if output_gradients is not None:
@@ -197,7 +197,13 @@ class GradientTape:
                 raise ValueError(f"output_gradients has {len(flat_og)} entries but target has {len(flat_targets)}")
         else:
             flat_og = []
-        grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
+        try:
+            grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
+        except TypeError as e:  # raised before any work is done: the sources are checked first
+            if flat_sources is not sources or not str(e).startswith("GradientTape.gradient: sources must be"):
+                raise
+            flat_sources = _nest.flatten(sources)
+            grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
         if self._active and not self._persistent:
             self._tape.recording = False  # TF stops recording a non-persistent tape once gradient() has run
         _last_call.value = (self, flat_targets, flat_sources, grads)

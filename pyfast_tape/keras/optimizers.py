@@ -85,7 +85,11 @@ class Optimizer:
         variables: List[Variable] = []
         missing: List[Variable] = []
         for g, v in pairs:
-            if getattr(v, "_id", None) not in index:
+            try:
+                known = v._id in index
+            except AttributeError:
+                known = False
+            if not known:
                 if not isinstance(v, _core.VariableBase):
                     raise TypeError(f"{type(self).__name__}.apply_gradients: {v!r} is not a Variable")
                 raise ValueError(f"Unknown variable: {v!r}. This optimizer can only be called for the variables it "
