@@ -149,46 +149,59 @@ VariableWatcher::~VariableWatcher() {
 // are > 0; 0 marks an empty slot, -1 an erased one), no heap node per entry as std::unordered_map has.
 class GradMap {
  public:
-  GradMap() : keys_(16, 0), vals_(16) {}
+  GradMap() { std::fill(inline_keys_, inline_keys_ + kInline, int64_t(0)); }
+  GradMap(const GradMap&) = delete;
+  GradMap& operator=(const GradMap&) = delete;
   TensorPtr* find(int64_t id) {
-    for (size_t i = slot(id);; i = (i + 1) & (keys_.size() - 1)) {
+    for (size_t i = slot(id);; i = (i + 1) & mask_) {
       if (keys_[i] == id) return &vals_[i];
       if (keys_[i] == 0) return nullptr;
     }
   }
   void insert(int64_t id, TensorPtr v) {  // id must not be present
-    if ((used_ + 1) * 2 > keys_.size()) grow();
+    if ((used_ + 1) * 2 > mask_ + 1) grow();
     size_t i = slot(id);
-    while (keys_[i] != 0) i = (i + 1) & (keys_.size() - 1);
+    while (keys_[i] != 0) i = (i + 1) & mask_;
     keys_[i] = id;
     vals_[i] = std::move(v);
     used_++;
   }
   void erase(int64_t id) {
     if (TensorPtr* v = find(id)) {
-      keys_[size_t(v - vals_.data())] = -1;
+      keys_[size_t(v - vals_)] = -1;
       v->reset();
     }
   }
 
  private:
-  size_t slot(int64_t id) const { return size_t(uint64_t(id) * 0x9E3779B97F4A7C15ull >> 17) & (keys_.size() - 1); }
+  static constexpr size_t kInline = 16;  // a small backward sweep never touches the heap for this map
+  size_t slot(int64_t id) const { return size_t(uint64_t(id) * 0x9E3779B97F4A7C15ull >> 17) & mask_; }
   void grow() {  // rebuild without the erased slots, doubling when more than a quarter is live
-    std::vector<int64_t> keys;
-    std::vector<TensorPtr> vals;
-    keys.swap(keys_);
-    vals.swap(vals_);
+    const size_t old_n = mask_ + 1;
     size_t live = 0;
-    for (int64_t k : keys) live += k > 0;
-    const size_t n = (live + 1) * 4 > keys.size() ? keys.size() * 2 : keys.size();
-    keys_.assign(n, 0);
-    vals_.assign(n, nullptr);
+    for (size_t i = 0; i < old_n; i++) live += keys_[i] > 0;
+    const size_t n = (live + 1) * 4 > old_n ? old_n * 2 : old_n;
+    std::unique_ptr<int64_t[]> keys(new int64_t[n]());
+    std::unique_ptr<TensorPtr[]> vals(new TensorPtr[n]);
+    std::swap(keys, heap_keys_);
+    std::swap(vals, heap_vals_);
+    int64_t* old_keys = keys_;
+    TensorPtr* old_vals = vals_;
+    keys_ = heap_keys_.get();
+    vals_ = heap_vals_.get();
+    mask_ = n - 1;
     used_ = 0;
-    for (size_t i = 0; i < keys.size(); i++)
-      if (keys[i] > 0) insert(keys[i], std::move(vals[i]));
+    for (size_t i = 0; i < old_n; i++)
+      if (old_keys[i] > 0) insert(old_keys[i], std::move(old_vals[i]));
+    // `keys`/`vals` now hold the previous heap arrays (if any) and are freed here
   }
-  std::vector<int64_t> keys_;
-  std::vector<TensorPtr> vals_;
+  int64_t inline_keys_[kInline];
+  TensorPtr inline_vals_[kInline];
+  std::unique_ptr<int64_t[]> heap_keys_;
+  std::unique_ptr<TensorPtr[]> heap_vals_;
+  int64_t* keys_ = inline_keys_;
+  TensorPtr* vals_ = inline_vals_;
+  size_t mask_ = kInline - 1;
   size_t used_ = 0;  // live and erased slots
 };
 

@@ -7,7 +7,9 @@
 #pragma once
 #include <Python.h>
 
+#include <algorithm>
 #include <deque>
+#include <memory>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -22,6 +24,9 @@ namespace pft {
 // heap node per insert.
 class IdSet {
  public:
+  IdSet() { clear(); }
+  IdSet(const IdSet&) = delete;  // slots_ may point into this object's own inline storage
+  IdSet& operator=(const IdSet&) = delete;
   bool count(int64_t id) const {
     if (size_ == 0) return false;
     for (size_t i = hash(id) & mask_;; i = (i + 1) & mask_) {
@@ -30,7 +35,7 @@ class IdSet {
     }
   }
   bool insert(int64_t id) {  // ids are > 0; returns true when newly inserted
-    if ((size_ + 1) * 2 > slots_.size()) grow();
+    if ((size_ + 1) * 2 > mask_ + 1) grow();
     for (size_t i = hash(id) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i] == id) return false;
       if (slots_[i] == 0) {
@@ -40,27 +45,40 @@ class IdSet {
       }
     }
   }
-  void clear() {
-    slots_.assign(16, 0);
-    mask_ = 15;
+  void clear() {  // back to the inline slots: a small set never touches the heap
+    heap_.reset();
+    slots_ = inline_;
+    std::fill(inline_, inline_ + kInline, int64_t(0));
+    mask_ = kInline - 1;
     size_ = 0;
   }
   size_t size() const { return size_; }
-  IdSet() { clear(); }
 
  private:
+  static constexpr size_t kInline = 16;
   static size_t hash(int64_t id) { return size_t(uint64_t(id) * 0x9E3779B97F4A7C15ull >> 17); }
   void grow() {
-    std::vector<int64_t> old;
-    old.swap(slots_);
-    slots_.assign(old.size() * 2, 0);
-    mask_ = slots_.size() - 1;
+    const size_t old_n = mask_ + 1;
+    std::unique_ptr<int64_t[]> old_heap = std::move(heap_);
+    int64_t* old = slots_;
+    std::unique_ptr<int64_t[]> fresh(new int64_t[old_n * 2]());
+    int64_t* saved = old == inline_ ? nullptr : old;
+    int64_t tmp[kInline];
+    if (!saved) {  // the inline slots are reused as nothing: copy them out first
+      std::copy(inline_, inline_ + kInline, tmp);
+      old = tmp;
+    }
+    heap_ = std::move(fresh);
+    slots_ = heap_.get();
+    mask_ = old_n * 2 - 1;
     size_ = 0;
-    for (int64_t id : old)
-      if (id) insert(id);
+    for (size_t i = 0; i < old_n; i++)
+      if (old[i]) insert(old[i]);
   }
-  std::vector<int64_t> slots_;
-  size_t mask_ = 15;
+  int64_t inline_[kInline];
+  std::unique_ptr<int64_t[]> heap_;
+  int64_t* slots_ = inline_;
+  size_t mask_ = kInline - 1;
   size_t size_ = 0;
 };
 
