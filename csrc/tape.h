@@ -59,16 +59,9 @@ class IdSet {
   static size_t hash(int64_t id) { return size_t(uint64_t(id) * 0x9E3779B97F4A7C15ull >> 17); }
   void grow() {
     const size_t old_n = mask_ + 1;
+    const int64_t* old = slots_;  // the inline slots, or the heap array kept alive by old_heap
     std::unique_ptr<int64_t[]> old_heap = std::move(heap_);
-    int64_t* old = slots_;
-    std::unique_ptr<int64_t[]> fresh(new int64_t[old_n * 2]());
-    int64_t* saved = old == inline_ ? nullptr : old;
-    int64_t tmp[kInline];
-    if (!saved) {  // the inline slots are reused as nothing: copy them out first
-      std::copy(inline_, inline_ + kInline, tmp);
-      old = tmp;
-    }
-    heap_ = std::move(fresh);
+    heap_.reset(new int64_t[old_n * 2]());
     slots_ = heap_.get();
     mask_ = old_n * 2 - 1;
     size_ = 0;

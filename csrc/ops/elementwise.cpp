@@ -23,12 +23,6 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
-void check_same_device(const char* op, const TensorPtr& a, const TensorPtr& b) {
-  if (a->device() != b->device())
-    throw InvalidArgument(std::string(op) + ": inputs are on different devices (" + a->device().str() + " and " +
-                          b->device().str() + "); move one with .cpu()/.gpu() or run inside tf.device(...)");
-}
-
 int normalize_axis(const char* op, int64_t axis, int ndim) {
   int64_t a = axis < 0 ? axis + ndim : axis;
   if (a < 0 || a >= std::max(ndim, 1) || (ndim == 0))

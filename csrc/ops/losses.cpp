@@ -26,7 +26,6 @@ static void check_float_same(const char* op, const TensorPtr& a, const char* an,
   if (a->dtype != b->dtype)
     throw InvalidArgument(std::string(op) + ": dtype mismatch, " + an + " is " + describe(*a) + " and " + bn + " is " +
                           describe(*b) + "; cast one with tf.cast");
-  check_same_device(op, a, b);
 }
 
 // Rows of x (..., D): the product of its leading dimensions (not numel / D, which fails for D == 0).
@@ -212,7 +211,6 @@ TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr&
   if (!is_integer(labels->dtype))
     throw TypeError(std::string(op) + ": labels must be int32 or int64 class indices, got " + describe(*labels) +
                     " (for one-hot or probability labels use the dense cross-entropy)");
-  check_same_device(op, labels, logits);
   if (logits->ndim() < 1 || labels->shape != drop_last(logits->shape))
     throw InvalidArgument(std::string(op) + ": labels " + describe(*labels) + " must have the shape of logits " +
                           describe(*logits) + " without the last (class) dimension");

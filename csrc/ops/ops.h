@@ -64,7 +64,6 @@ TensorPtr to_device(const TensorPtr& x, const Device& d);
 TensorPtr host_copy(const TensorPtr& x);
 
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
-void check_same_device(const char* op, const TensorPtr& a, const TensorPtr& b);
 // Normalises an axis into [0, ndim) or throws naming the op.
 int normalize_axis(const char* op, int64_t axis, int ndim);
 // Bitmask of reduced axes from a list (all axes when `all`).
