@@ -20,10 +20,13 @@ NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 pytestmark = pytest.mark.skipif(SEED is None, reason="seed programs not found")
 
 
-def run_seed(name: str, tmp_path: pathlib.Path) -> str:
+def run_seed(name: str, tmp_path: pathlib.Path, seed: "int | None" = None) -> str:
+    """Runs a seed program with the import swapped; `seed` seeds NumPy and tf.random first (for the Keras
+    program, whose data and initial weights are otherwise drawn differently every run)."""
     src = (SEED / name).read_text()
     assert "import tensorflow as tf" in src
-    swapped = src.replace("import tensorflow as tf", "import pyfast_tape as tf")
+    prelude = "" if seed is None else f"\nimport numpy as _np; _np.random.seed({seed}); tf.random.set_seed({seed})"
+    swapped = src.replace("import tensorflow as tf", "import pyfast_tape as tf" + prelude)
     script = tmp_path / name
     script.write_text(swapped)
     env = dict(os.environ)
@@ -71,7 +74,7 @@ def test_seed_program_matches_tensorflow(name, tmp_path):
 
 
 def test_keras_mlp_cce_runs_and_learns(tmp_path):
-    out = run_seed("keras_mlp_cce.py", tmp_path)
+    out = run_seed("keras_mlp_cce.py", tmp_path, seed=0)  # unseeded, the first loss strayed past ln 5 +- 0.5
     lines = parse(out)
     assert [nums[0] for _, nums in lines] == [0, 20, 40, 60, 80]
     losses = [nums[1] for _, nums in lines]
