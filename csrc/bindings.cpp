@@ -1166,6 +1166,235 @@ static int64_t source_id(py::handle h) {
   throw pft::TypeError("GradientTape.gradient: sources must be Tensors or Variables, got " + value_repr(h.ptr()));
 }
 
+// The tape's Python type: written against the CPython API (as Tensor and Variable are) because a
+// `with tf.GradientTape() as tape:` block runs once per training step: construction, __enter__ and
+// __exit__ are plain C calls here (a pybind11 class and Python-level methods cost about 1 µs per step).
+// GradientTape (pyfast_tape/tape.py) derives from it and adds the Python-facing methods.
+struct PyTape {
+  PyObject_HEAD
+  PyTapeHandle h;
+};
+
+static PyObject* tape_new(PyTypeObject* type, PyObject*, PyObject*) {
+  PyObject* self = type->tp_alloc(type, 0);
+  if (!self) return nullptr;
+  PFT_TRY
+  auto* o = reinterpret_cast<PyTape*>(self);
+  new (&o->h) PyTapeHandle();
+  o->h.tape = std::make_shared<Tape>();
+  return self;
+  PFT_CATCH((Py_DECREF(self), nullptr))
+}
+
+static int tape_init(PyObject* self, PyObject* args, PyObject* kwargs) {
+  static const char* kw[] = {"persistent", "watch_accessed_variables", nullptr};
+  int persistent = 0, watch = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|pp:GradientTape", const_cast<char**>(kw), &persistent, &watch))
+    return -1;
+  Tape& t = *reinterpret_cast<PyTape*>(self)->h.tape;
+  t.persistent = persistent;
+  t.watch_accessed_variables = watch;
+  return 0;
+}
+
+static void tape_dealloc(PyObject* self) {
+  reinterpret_cast<PyTape*>(self)->h.~PyTapeHandle();
+  Py_TYPE(self)->tp_free(self);
+}
+
+static inline PyTapeHandle& tape_of(PyObject* self) { return reinterpret_cast<PyTape*>(self)->h; }
+
+static void tape_check_thread(const PyTapeHandle& h, const char* what) {
+  if (h.pushed && h.tape->owner != std::this_thread::get_id())
+    throw pft::RuntimeError(std::string(what) + ": the tape is recording in another thread; use it from the thread "
+                            "that entered it (after its `with` block)");
+}
+
+static PyObject* tape_enter(PyObject* self, PyObject*) {
+  PFT_TRY
+  PyTapeHandle& h = tape_of(self);
+  if (h.pushed)
+    throw pft::RuntimeError(h.tape->owner == std::this_thread::get_id()
+                                ? "GradientTape: this tape is already active (nested `with` on the same tape)"
+                                : "GradientTape: this tape is already active in another thread; a tape records "
+                                  "the ops of one thread: create one tape per thread");
+  tape_stack().push_back(h.tape.get());
+  h.tape->owner = std::this_thread::get_id();
+  h.pushed = true;
+  Py_INCREF(self);
+  return self;
+  PFT_CATCH(nullptr)
+}
+
+static PyObject* tape_exit(PyObject* self, PyObject* const*, Py_ssize_t) {
+  PFT_TRY
+  PyTapeHandle& h = tape_of(self);
+  if (h.pushed && h.tape->owner != std::this_thread::get_id())
+    throw pft::RuntimeError("GradientTape: exited from a thread other than the one that entered it");
+  auto& st = tape_stack();
+  for (size_t i = st.size(); i-- > 0;)
+    if (st[i] == h.tape.get()) {
+      st.erase(st.begin() + long(i));
+      break;
+    }
+  h.pushed = false;
+  Py_RETURN_NONE;
+  PFT_CATCH(nullptr)
+}
+
+static PyObject* tape_check_thread_m(PyObject* self, PyObject*) {
+  PFT_TRY
+  tape_check_thread(tape_of(self), "GradientTape");
+  Py_RETURN_NONE;
+  PFT_CATCH(nullptr)
+}
+
+static PyObject* tape_watch(PyObject* self, PyObject* x) {
+  PFT_TRY
+  PyTapeHandle& h = tape_of(self);
+  if (is_variable(x)) {
+    h.tape->watch_variable(var_value(x)->id, x);
+  } else if (is_tensor(x)) {
+    h.tape->watch(impl_of(x)->id);
+    impl_of(x)->flags = with_gen(impl_of(x)->flags, std::max<uint32_t>(gen_of(impl_of(x)->flags), 1));
+  } else {
+    throw pft::TypeError("GradientTape.watch: expected a Tensor or Variable, got " + value_repr(x));
+  }
+  Py_RETURN_NONE;
+  PFT_CATCH(nullptr)
+}
+
+static PyObject* tape_watched_variables(PyObject* self, PyObject*) {
+  PFT_TRY
+  // TF lists them in creation order: variable ids grow with creation.
+  std::vector<PyObject*> vars = tape_of(self).tape->watched_variables;
+  std::stable_sort(vars.begin(), vars.end(),
+                   [](PyObject* a, PyObject* b) { return as_var(a)->value->id < as_var(b)->value->id; });
+  py::tuple t(vars.size());
+  for (size_t i = 0; i < vars.size(); i++) t[i] = py::reinterpret_borrow<py::object>(vars[i]);
+  return t.release().ptr();
+  PFT_CATCH(nullptr)
+}
+
+static PyObject* tape_reset(PyObject* self, PyObject*) {
+  PFT_TRY
+  tape_of(self).tape->reset();
+  Py_RETURN_NONE;
+  PFT_CATCH(nullptr)
+}
+
+// _gradient(targets, sources, output_grads, release): lists of Tensors/Variables (output_grads may hold
+// None); returns a list with a Tensor or None per source.
+static PyObject* tape_gradient(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  PFT_TRY
+  if (nargs != 4 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyList_Check(args[2]))
+    throw pft::TypeError("Tape._gradient(targets: list, sources: list, output_grads: list, release: bool)");
+  PyTapeHandle& h = tape_of(self);
+  if (h.pushed && h.tape->owner != std::this_thread::get_id())
+    throw pft::RuntimeError("GradientTape.gradient: the tape is recording in another thread; call gradient() "
+                            "from the thread that entered the tape (after its `with` block)");
+  const bool release = PyObject_IsTrue(args[3]) == 1;
+  PyObject *targets = args[0], *sources = args[1], *output_grads = args[2];
+  std::vector<TensorPtr> tg, og;
+  tg.reserve(size_t(PyList_GET_SIZE(targets)));
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(targets); i++)
+    tg.push_back(to_tensor(PyList_GET_ITEM(targets, i), -1, "GradientTape.gradient"));
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(output_grads); i++) {
+    PyObject* g = PyList_GET_ITEM(output_grads, i);
+    if (g == Py_None || size_t(i) >= tg.size()) {
+      og.push_back(nullptr);
+      continue;
+    }
+    TensorPtr gt = to_tensor(g, int(tg[size_t(i)]->dtype), "GradientTape.gradient");
+    if (gt->shape != tg[size_t(i)]->shape) gt = ops::broadcast_to(gt, tg[size_t(i)]->shape);
+    og.push_back(gt);
+  }
+  std::vector<int64_t> ids;
+  ids.reserve(size_t(PyList_GET_SIZE(sources)));
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(sources); i++) {
+    int64_t id = source_id(PyList_GET_ITEM(sources, i));
+    // TF: only watched tensors/variables (and tensors the tape computed) are differentiable sources;
+    // a source that is itself a target gets the target's seed gradient.
+    bool is_target = false;
+    for (auto& t : tg) is_target |= t->id == id;
+    ids.push_back(h.tape->watched.count(id) || is_target ? id : -1);
+  }
+  auto grads = h.tape->gradient(tg, ids, og, release);
+  PyObject* out = PyList_New(Py_ssize_t(grads.size()));
+  if (!out) return nullptr;
+  for (size_t i = 0; i < grads.size(); i++) {
+    PyObject* g;
+    if (grads[i]) {
+      g = wrap(std::move(grads[i]));
+      if (!g) {
+        Py_DECREF(out);
+        return nullptr;
+      }
+    } else {
+      g = Py_None;
+      Py_INCREF(g);
+    }
+    PyList_SET_ITEM(out, Py_ssize_t(i), g);
+  }
+  return out;
+  PFT_CATCH(nullptr)
+}
+
+static PyMethodDef tape_methods[] = {
+    {"__enter__", tape_enter, METH_NOARGS, "Pushes the tape on this thread's tape stack; returns it."},
+    {"__exit__", (PyCFunction)(void (*)(void))tape_exit, METH_FASTCALL, "Pops the tape."},
+    {"_check_thread", tape_check_thread_m, METH_NOARGS, "Raises unless called from the thread that entered the tape."},
+    {"_watch", tape_watch, METH_O, "Watches one Tensor or Variable."},
+    {"_watched_variables", tape_watched_variables, METH_NOARGS, "The watched variables in creation order."},
+    {"_reset", tape_reset, METH_NOARGS, "Clears the entries and the watched set."},
+    {"_gradient", (PyCFunction)(void (*)(void))tape_gradient, METH_FASTCALL,
+     "_gradient(targets, sources, output_grads, release) -> list of Tensor or None"},
+    {nullptr, nullptr, 0, nullptr}};
+
+static PyObject* tape_get_active(PyObject* self, void*) { return PyBool_FromLong(tape_of(self).pushed); }
+static PyObject* tape_get_recording(PyObject* self, void*) { return PyBool_FromLong(tape_of(self).tape->recording); }
+static int tape_set_recording(PyObject* self, PyObject* v, void*) {
+  if (!v) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete _recording");
+    return -1;
+  }
+  const int r = PyObject_IsTrue(v);
+  if (r < 0) return -1;
+  tape_of(self).tape->recording = r;
+  return 0;
+}
+static PyObject* tape_get_persistent(PyObject* self, void*) { return PyBool_FromLong(tape_of(self).tape->persistent); }
+static PyObject* tape_get_watch_accessed(PyObject* self, void*) {
+  return PyBool_FromLong(tape_of(self).tape->watch_accessed_variables);
+}
+static PyObject* tape_get_used(PyObject* self, void*) { return PyBool_FromLong(tape_of(self).tape->used); }
+static PyObject* tape_get_num_entries(PyObject* self, void*) {
+  return PyLong_FromSize_t(tape_of(self).tape->entries.size());
+}
+
+static PyGetSetDef tape_getset[] = {
+    {"_active", tape_get_active, nullptr, "inside its `with` block", nullptr},
+    {"_recording", tape_get_recording, tape_set_recording, "records ops (False inside stop_recording())", nullptr},
+    {"_persistent", tape_get_persistent, nullptr, "gradient() may be called more than once", nullptr},
+    {"_watch_accessed_variables", tape_get_watch_accessed, nullptr, "watches trainable variables it sees read", nullptr},
+    {"_used", tape_get_used, nullptr, "a non-persistent tape after gradient()", nullptr},
+    {"_num_entries", tape_get_num_entries, nullptr, "entries recorded", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyTypeObject TapeType = [] {
+  PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};
+  t.tp_name = "pyfast_tape._core.Tape";
+  t.tp_basicsize = sizeof(PyTape);
+  t.tp_dealloc = tape_dealloc;
+  t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE;
+  t.tp_doc = "The native tape: Tape(persistent=False, watch_accessed_variables=True); the base of GradientTape.";
+  t.tp_methods = tape_methods;
+  t.tp_getset = tape_getset;
+  t.tp_init = tape_init;
+  t.tp_new = tape_new;
+  return t;
+}();
+
 // A gradient for an optimizer update, cast to the variable's dtype as Keras does.
 static TensorPtr grad_for(PyObject* g, const TensorPtr& var, const char* op) {
   TensorPtr t = to_tensor(g, int(var->dtype), op);
@@ -1547,102 +1776,16 @@ PYBIND11_MODULE(_core, m) {
     bump_iterations(iterations);
   });
 
-  // ---- the tape
-  py::class_<PyTapeHandle>(m, "Tape")
-      .def(py::init([](bool persistent, bool watch_accessed) {
-        auto h = new PyTapeHandle();
-        h->tape = std::make_shared<Tape>();
-        h->tape->persistent = persistent;
-        h->tape->watch_accessed_variables = watch_accessed;
-        return h;
-      }))
-      .def("push", [](PyTapeHandle& h) {
-        if (h.pushed)
-          throw pft::RuntimeError(h.tape->owner == std::this_thread::get_id()
-                                      ? "GradientTape: this tape is already active (nested `with` on the same tape)"
-                                      : "GradientTape: this tape is already active in another thread; a tape records "
-                                        "the ops of one thread: create one tape per thread");
-        tape_stack().push_back(h.tape.get());
-        h.tape->owner = std::this_thread::get_id();
-        h.pushed = true;
-      })
-      .def("pop", [](PyTapeHandle& h) {
-        if (h.pushed && h.tape->owner != std::this_thread::get_id())
-          throw pft::RuntimeError("GradientTape: exited from a thread other than the one that entered it");
-        auto& st = tape_stack();
-        for (size_t i = st.size(); i-- > 0;)
-          if (st[i] == h.tape.get()) {
-            st.erase(st.begin() + long(i));
-            break;
-          }
-        h.pushed = false;
-      })
-      .def_property_readonly("active", [](PyTapeHandle& h) { return h.pushed; })
-      .def("check_thread", [](PyTapeHandle& h) {
-        if (h.pushed && h.tape->owner != std::this_thread::get_id())
-          throw pft::RuntimeError("GradientTape: the tape is recording in another thread; use it from the thread "
-                                  "that entered it (after its `with` block)");
-      })
-      .def_property(
-          "recording", [](PyTapeHandle& h) { return h.tape->recording; },
-          [](PyTapeHandle& h, bool r) { h.tape->recording = r; })
-      .def_property_readonly("persistent", [](PyTapeHandle& h) { return h.tape->persistent; })
-      .def_property_readonly("used", [](PyTapeHandle& h) { return h.tape->used; })
-      .def_property_readonly("num_entries", [](PyTapeHandle& h) { return h.tape->entries.size(); })
-      .def("watch", [](PyTapeHandle& h, py::handle x) {
-        if (is_variable(x.ptr())) h.tape->watch_variable(var_value(x.ptr())->id, x.ptr());
-        else if (is_tensor(x.ptr())) {
-          h.tape->watch(impl_of(x.ptr())->id);
-          impl_of(x.ptr())->flags = with_gen(impl_of(x.ptr())->flags, std::max<uint32_t>(gen_of(impl_of(x.ptr())->flags), 1));
-        }
-        else throw pft::TypeError("GradientTape.watch: expected a Tensor or Variable, got " + value_repr(x.ptr()));
-      })
-      .def("watched_variables", [](PyTapeHandle& h) {
-        // TF lists them in creation order: variable ids grow with creation.
-        std::vector<PyObject*> vars = h.tape->watched_variables;
-        std::stable_sort(vars.begin(), vars.end(), [](PyObject* a, PyObject* b) {
-          return as_var(a)->value->id < as_var(b)->value->id;
-        });
-        py::tuple t(vars.size());
-        for (size_t i = 0; i < vars.size(); i++) t[i] = py::reinterpret_borrow<py::object>(vars[i]);
-        return t;
-      })
-      .def("reset", [](PyTapeHandle& h) { h.tape->reset(); })
-      .def("gradient", [](PyTapeHandle& h, py::list targets, py::list sources, py::list output_grads, bool release) {
-        if (h.pushed && h.tape->owner != std::this_thread::get_id())
-          throw pft::RuntimeError("GradientTape.gradient: the tape is recording in another thread; call gradient() "
-                                  "from the thread that entered the tape (after its `with` block)");
-        std::vector<TensorPtr> tg, og;
-        for (py::handle t : targets) tg.push_back(to_tensor(t.ptr(), -1, "GradientTape.gradient"));
-        for (size_t i = 0; i < output_grads.size(); i++) {
-          py::handle g = output_grads[i];
-          if (g.is_none()) {
-            og.push_back(nullptr);
-            continue;
-          }
-          TensorPtr gt = to_tensor(g.ptr(), int(tg[i]->dtype), "GradientTape.gradient");
-          if (gt->shape != tg[i]->shape) gt = ops::broadcast_to(gt, tg[i]->shape);
-          og.push_back(gt);
-        }
-        std::vector<int64_t> ids;
-        for (py::handle s : sources) {
-          int64_t id = source_id(s);
-          // TF: only watched tensors/variables (and tensors the tape computed) are differentiable sources;
-          // a source that is itself a target gets the target's seed gradient.
-          bool is_target = false;
-          for (auto& t : tg) is_target |= t->id == id;
-          ids.push_back(h.tape->watched.count(id) || is_target ? id : -1);
-        }
-        auto grads = h.tape->gradient(tg, ids, og, release);
-        py::list out;
-        for (auto& g : grads) out.append(g ? wrap_obj(g) : py::none());
-        return out;
-      });
+  // ---- the tape: a C type (tape_type below), the base class of GradientTape
+  if (PyType_Ready(&TapeType) < 0) throw py::error_already_set();
+  Py_INCREF(&TapeType);
+  m.attr("Tape") = py::handle(reinterpret_cast<PyObject*>(&TapeType));
 
-  m.def("explain_", [](PyTapeHandle& h, py::handle target, py::handle source) {
+  m.def("explain_", [](py::handle tape, py::handle target, py::handle source) {
+    if (!PyObject_TypeCheck(tape.ptr(), &TapeType)) throw pft::TypeError("explain_: expected a GradientTape");
     TensorPtr t = to_tensor(target.ptr(), -1, "explain");
     int64_t sid = source_id(source);
-    ExplainResult r = explain(*h.tape, t->id, sid);
+    ExplainResult r = explain(*reinterpret_cast<PyTape*>(tape.ptr())->h.tape, t->id, sid);
     auto ev_dict = [](const ProvEvent& e) {
       py::dict d;
       d["cause"] = cause_name(e.cause);

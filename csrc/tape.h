@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -120,10 +122,18 @@ struct TapeEntry {
 };
 
 // The entries of one tape: chunks of 8, 16, 32, ... entries, so entries never move while the tape grows
-// (a persistent tape records its own backward pass while playing it) and a short tape costs one
-// allocation (std::deque allocated a 512-byte node per two entries).
+// (a persistent tape records its own backward pass while playing it). The first chunk (8 entries, 2 KiB)
+// comes from a per-thread free list (tape.cpp): a training step opens a new tape, and a fresh 2 KiB
+// block from malloc also made it consolidate its fast bins every step.
+void* entry_chunk_alloc(size_t n_entries);
+void entry_chunk_free(void* p, size_t n_entries);
+
 class EntryList {
  public:
+  EntryList() = default;
+  EntryList(const EntryList&) = delete;
+  EntryList& operator=(const EntryList&) = delete;
+  ~EntryList() { clear(); }
   size_t size() const { return size_; }
   TapeEntry& operator[](size_t i) {
     size_t c = 0, first = 0, n = kFirst;
@@ -133,22 +143,27 @@ class EntryList {
   const TapeEntry& operator[](size_t i) const { return const_cast<EntryList&>(*this)[i]; }
   TapeEntry& emplace_back() {
     if (size_ == capacity_) {
-      const size_t n = chunks_.empty() ? kFirst : kFirst << chunks_.size();
-      chunks_.emplace_back(new TapeEntry[n]);
+      if (n_chunks_ == kMaxChunks) throw std::length_error("GradientTape: too many recorded ops");
+      const size_t n = kFirst << n_chunks_;
+      chunks_[n_chunks_++] = static_cast<TapeEntry*>(entry_chunk_alloc(n));
       capacity_ += n;
     }
-    return (*this)[size_++];
+    TapeEntry* e = &(*this)[size_];
+    new (e) TapeEntry();
+    size_++;
+    return *e;
   }
   TapeEntry& back() { return (*this)[size_ - 1]; }
   void clear() {
-    chunks_.clear();
-    size_ = capacity_ = 0;
+    for (size_t i = 0; i < size_; i++) (*this)[i].~TapeEntry();
+    for (size_t c = 0; c < n_chunks_; c++) entry_chunk_free(chunks_[c], kFirst << c);
+    n_chunks_ = size_ = capacity_ = 0;
   }
 
  private:
-  static constexpr size_t kFirst = 8;
-  std::vector<std::unique_ptr<TapeEntry[]>> chunks_;
-  size_t size_ = 0, capacity_ = 0;
+  static constexpr size_t kFirst = 8, kMaxChunks = 40;  // 8 * (2^40 - 1) entries
+  TapeEntry* chunks_[kMaxChunks];
+  size_t n_chunks_ = 0, size_ = 0, capacity_ = 0;
 };
 
 struct Tape {

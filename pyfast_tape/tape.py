@@ -60,7 +60,7 @@ _CAUSES = {
 
 
 def _explain(tape: "GradientTape", target: Any, source: Any) -> str:
-    d = _core.explain_(tape._tape, _core.convert(target), source)
+    d = _core.explain_(tape, _core.convert(target), source)
     src = _describe_source(source)
     if not d["target_float"]:
         return (f"The gradient with respect to {src} is None because the target has dtype {d['target_dtype']}: "
@@ -121,23 +121,12 @@ def _as_unconnected(value: Any) -> UnconnectedGradients:
 _TENSORISH = (_core.Tensor, _core.VariableBase)
 
 
-class GradientTape:
-    """Records operations for automatic differentiation (TensorFlow's ``tf.GradientTape``)."""
+class GradientTape(_core.Tape):
+    """Records operations for automatic differentiation (TensorFlow's ``tf.GradientTape``).
 
-    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
-        self._tape = _core.Tape(bool(persistent), bool(watch_accessed_variables))
-        self._persistent = bool(persistent)
-        self._watch_accessed_variables = bool(watch_accessed_variables)
-        self._active = False
-
-    def __enter__(self) -> "GradientTape":
-        self._tape.push()
-        self._active = True
-        return self
-
-    def __exit__(self, typ: Any, value: Any, traceback: Any) -> None:
-        self._tape.pop()
-        self._active = False
+    ``GradientTape(persistent=False, watch_accessed_variables=True)``. Construction, ``__enter__`` and
+    ``__exit__`` are the native base class's (``_core.Tape``): a training step opens one tape, and the C
+    calls cost a fraction of Python-level methods."""
 
     def watch(self, tensor: Any) -> None:
         """Ensures `tensor` (a Tensor, Variable, or nested structure of them) is traced by this tape."""
@@ -146,30 +135,30 @@ class GradientTape:
                 raise ValueError(f"Passed in object {t!r} of type {type(t).__name__!r}, not tf.Tensor or tf.Variable")
             if not t.dtype.is_floating:
                 _log.warning("The dtype of the watched tensor must be floating (e.g. tf.float32), got %r", t.dtype)
-            self._tape.watch(t)
+            self._watch(t)
 
     @contextlib.contextmanager
     def stop_recording(self) -> Iterator[None]:
         """Temporarily stops recording operations on this tape."""
-        if not self._tape.active:
+        if not self._active:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
-        was = self._tape.recording
-        self._tape.recording = False
+        was = self._recording
+        self._recording = False
         try:
             yield
         finally:
-            self._tape.recording = was
+            self._recording = was
 
     def reset(self) -> None:
         """Clears all information stored in this tape."""
-        self._tape.reset()
+        self._reset()
 
     def watched_variables(self) -> tuple:
         """Variables watched by this tape, in the order they were first watched."""
-        return self._tape.watched_variables()
+        return self._watched_variables()
 
     def _check_usable(self) -> None:
-        if self._tape.used:
+        if self._used:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians)")
 
@@ -198,14 +187,14 @@ class GradientTape:
         else:
             flat_og = []
         try:
-            grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
+            grads = self._gradient(flat_targets, flat_sources, flat_og, not self._persistent)
         except TypeError as e:  # raised before any work is done: the sources are checked first
             if flat_sources is not sources or not str(e).startswith("GradientTape.gradient: sources must be"):
                 raise
             flat_sources = _nest.flatten(sources)
-            grads = self._tape.gradient(flat_targets, flat_sources, flat_og, not self._persistent)
+            grads = self._gradient(flat_targets, flat_sources, flat_og, not self._persistent)
         if self._active and not self._persistent:
-            self._tape.recording = False  # TF stops recording a non-persistent tape once gradient() has run
+            self._recording = False  # TF stops recording a non-persistent tape once gradient() has run
         _last_call.value = (self, flat_targets, flat_sources, grads)
         if mode is not UnconnectedGradients.NONE:
             if mode is UnconnectedGradients.RAISE and any(g is None for g in grads):
@@ -233,7 +222,7 @@ class GradientTape:
         return texts[0] if texts else "There is no target."
 
     def _gradient_keep(self, targets: List[Any], sources: List[Any], output_gradients: List[Any]) -> List[Any]:
-        return self._tape.gradient(targets, sources, output_gradients, False)
+        return self._gradient(targets, sources, output_gradients, False)
 
     def jacobian(self, target: Any, sources: Any, unconnected_gradients: Any = UnconnectedGradients.NONE,
                  parallel_iterations: Any = None, experimental_use_pfor: bool = True) -> Any:
@@ -241,9 +230,9 @@ class GradientTape:
         Computed by one reverse sweep per target element; the result is not recorded by outer tapes."""
         self._check_usable()
         mode = _as_unconnected(unconnected_gradients)
-        self._tape.check_thread()
-        if self._tape.active and not self._persistent:
-            self._tape.recording = False
+        self._check_thread()
+        if self._active and not self._persistent:
+            self._recording = False
         flat_sources = _nest.flatten(sources)
         t = _core.convert(target)
         tshape = tuple(t.shape)
@@ -258,7 +247,7 @@ class GradientTape:
             for k, g in enumerate(grads):
                 rows[k].append(None if g is None else np.array(g))
         if not self._persistent:
-            self._tape.reset()
+            self._reset()
             self._mark_used()
         out = []
         for k, s in enumerate(flat_sources):
@@ -280,9 +269,9 @@ class GradientTape:
         Assumes example b of the target depends only on example b of the source (as TF does)."""
         self._check_usable()
         mode = _as_unconnected(unconnected_gradients)
-        self._tape.check_thread()
-        if self._tape.active and not self._persistent:
-            self._tape.recording = False
+        self._check_thread()
+        if self._active and not self._persistent:
+            self._recording = False
         t = _core.convert(target)
         tshape = tuple(t.shape)
         sshape = tuple(source.shape)
@@ -300,7 +289,7 @@ class GradientTape:
             (g,) = self._gradient_keep([t], [source], [_core.convert(seed.reshape(tshape))])
             cols.append(None if g is None else np.array(g).reshape(B, -1))
         if not self._persistent:
-            self._tape.reset()
+            self._reset()
             self._mark_used()
         if all(c is None for c in cols):  # TF returns zeros here whatever unconnected_gradients says
             return _core.convert(np.zeros(tshape + sshape[1:], dtype=source.dtype.as_numpy_dtype))
@@ -311,7 +300,7 @@ class GradientTape:
 
     def _mark_used(self) -> None:
         # gradient() with release=True on an empty tape marks a non-persistent tape as used.
-        self._tape.gradient([], [], [], True)
+        self._gradient([], [], [], True)
 
 
 def custom_gradient(f: Optional[Callable[..., Any]] = None) -> Any:

@@ -243,7 +243,7 @@ def test_predict_and_evaluate_record_nothing_on_an_enclosing_tape():
     with tf.GradientTape() as tape:
         model.predict(x, verbose=0)
         model.evaluate(x, onehot, verbose=0)
-    assert tape._tape.num_entries == 0
+    assert tape._num_entries == 0
 
 
 def test_train_and_test_on_batch():

@@ -57,7 +57,7 @@ def run_with_tape(fn, inputs, diff, dy):
         for i in diff:
             tape.watch(ts[i])
         out = fn(*ts)
-        entries = tape._tape.num_entries
+        entries = tape._num_entries
     grads = tape.gradient(out, [ts[i] for i in diff], output_gradients=tf.constant(np.asarray(dy, out.dtype.as_numpy_dtype)))
     return out, grads, entries
 
@@ -424,7 +424,7 @@ def test_fused_chain_persistent_tape_and_variable_snapshot(rng):
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         loss = C.softmax_cross_entropy(lab, C.dense(x, W, b, 2))
-        assert tape._tape.num_entries == 2
+        assert tape._num_entries == 2
     W.assign_sub(np.full((3, 2), 5.0))
     b.assign_add(np.full(2, 3.0))
     dz = fr.softmax_xent_bwd(lab, fr.dense_fwd(xn, Wn, bn, 2), 0.0, np.ones(4))
@@ -446,7 +446,7 @@ def _second_order(fn, inputs, diff, c, v):
         with tf.GradientTape() as inner:
             inner.watch(srcs)
             out = fn(*ts)
-            entries = inner._tape.num_entries
+            entries = inner._num_entries
         g = inner.gradient(out, srcs, output_gradients=tf.constant(c))
         s = tf.add_n([tf.reduce_sum(gi * tf.constant(vi)) for gi, vi in zip(g, v)]) if hasattr(tf, "add_n") else None
         if s is None:

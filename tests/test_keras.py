@@ -461,7 +461,7 @@ def test_dense_in_tape_records_one_entry_for_fused_activations(rng):
         d(x)
         with tf.GradientTape() as tape:
             d(x)
-            assert tape._tape.num_entries == 1, f"Dense({act}) recorded {tape._tape.num_entries} entries"
+            assert tape._num_entries == 1, f"Dense({act}) recorded {tape._num_entries} entries"
 
 
 def test_sequential_input_shape_builds_at_construction():

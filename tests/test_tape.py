@@ -895,6 +895,76 @@ def test_variable_properties():
     assert d.dtype == tf.float64
 
 
+# ---- construction (the native base class parses the arguments) ------------------------------------------
+@pytest.mark.parametrize("args, kwargs, persistent, watch", [
+    ((), {}, False, True),
+    ((True,), {}, True, True),
+    ((True, False), {}, True, False),
+    ((), {"persistent": 1, "watch_accessed_variables": 0}, True, False),
+    ((), {"watch_accessed_variables": False}, False, False),
+])
+def test_constructor_arguments(args, kwargs, persistent, watch):
+    v = tf.Variable(2.0)
+    tape = tf.GradientTape(*args, **kwargs)
+    assert isinstance(tape, tf.GradientTape) and not tape._active
+    with tape as entered:
+        assert entered is tape and tape._active
+        y = v * v
+    assert not tape._active
+    g = tape.gradient(y, v)
+    assert (g is not None) == watch
+    if watch:
+        close(g, 4.0)
+    if persistent:
+        assert (tape.gradient(y, v) is not None) == watch
+    else:
+        with pytest.raises(RuntimeError, match="non-persistent GradientTape"):
+            tape.gradient(y, v)
+
+
+@pytest.mark.parametrize("args, kwargs, match", [
+    ((), {"persistant": True}, "persistant"),
+    ((True, True, True), {}, "at most 2"),
+    ((), {"persistent": object.__new__(type("Bad", (), {"__bool__": lambda s: 1 / 0}))}, "division"),
+])
+def test_constructor_rejects_bad_arguments(args, kwargs, match):
+    with pytest.raises((TypeError, ZeroDivisionError), match=match):
+        tf.GradientTape(*args, **kwargs)
+
+
+def test_gradient_tape_can_be_subclassed():
+    class Counting(tf.GradientTape):
+        def __init__(self, label):
+            super().__init__(persistent=True)
+            self.label = label
+            self.entered = 0
+
+        def __enter__(self):
+            self.entered += 1
+            return super().__enter__()
+
+    x = tf.constant(3.0)
+    with Counting("mine") as tape:
+        tape.watch(x)
+        y = x * x
+    assert tape.label == "mine" and tape.entered == 1 and tape._persistent
+    close(tape.gradient(y, x), 6.0)
+    close(tape.gradient(y, x), 6.0)
+    assert not tf._core.tapes_active()
+
+
+def test_tape_dropped_inside_its_with_block_leaves_no_active_tape():
+    x = tf.constant(1.0)
+    tape = tf.GradientTape()
+    tape.__enter__()
+    tape.watch(x)
+    _ = x * x
+    assert tf._core.tapes_active() == 1
+    del tape  # never exited: the native destructor takes it off the stack
+    assert tf._core.tapes_active() == 0
+    _ = x * x  # no dangling tape to record on
+
+
 # ---- exception safety ------------------------------------------------------------------------------------
 def test_exception_inside_with_leaves_no_active_tape():
     x = tf.constant(2.0)
