@@ -483,13 +483,38 @@ static inline bool is_tensorlike(PyObject* o) { return is_tensor(o) || is_variab
 
 // Converts the inputs of a same-dtype op: the first tensor among them fixes the dtype and the others
 // are converted to it (TF's args_to_matching_eager); with no tensor, the first value's own dtype.
+// A Python float operand of a floating tensor op (`0.5 * x`, `x - delta`): the 0-d constant comes from a
+// small per-thread cache keyed by dtype and value, so a loss written with literals does not build the same
+// constants every step. The cached tensors never reach user code (only the op and its tape entry hold
+// them), so sharing one among ops is invisible: tensors are immutable, and a Variable write is
+// copy-on-write when its storage is shared.
+static TensorPtr float_operand(PyObject* o, const TensorPtr& other, const char* op) {
+  if (!PyFloat_CheckExact(o) || !is_floating(other->dtype) || scope_device()) return to_tensor(o, int(other->dtype), op);
+  constexpr int kSlots = 16;
+  struct Slot {
+    uint64_t bits;
+    DType dt;
+    TensorPtr t;
+  };
+  thread_local Slot cache[kSlots];
+  const double v = PyFloat_AS_DOUBLE(o);
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  Slot& s = cache[((bits * 0x9E3779B97F4A7C15ull) >> 60 ^ uint64_t(other->dtype)) & (kSlots - 1)];
+  if (s.t && s.bits == bits && s.dt == other->dtype) return s.t;
+  s.t = scalar(other->dtype, v);
+  s.bits = bits;
+  s.dt = other->dtype;
+  return s.t;
+}
+
 static void convert_pair(PyObject* a, PyObject* b, const char* op, TensorPtr& ta, TensorPtr& tb) {
   if (is_tensorlike(a)) {
     ta = to_tensor(a, -1, op);
-    tb = to_tensor(b, int(ta->dtype), op);
+    tb = float_operand(b, ta, op);
   } else if (is_tensorlike(b)) {
     tb = to_tensor(b, -1, op);
-    ta = to_tensor(a, int(tb->dtype), op);
+    ta = float_operand(a, tb, op);
   } else {
     ta = to_tensor(a, -1, op);
     tb = to_tensor(b, int(ta->dtype), op);
@@ -1428,6 +1453,113 @@ struct PyVariableWatcher {
       pyname, [](py::handle x, py::handle y, py::handle) { return wrap_obj(binary_any(OP, x.ptr(), y.ptr())); }, \
       py::arg("x"), py::arg("y"), py::arg("name") = py::none())
 
+// ---------------------------------------------------------------------------------------------------
+// Module functions on a training step's hot path, bound with METH_FASTCALL: pybind11 fills in and converts
+// every defaulted parameter on each call (about 100 ns for matmul's seven, reduce_mean's four). Their
+// docstrings keep pybind11's signature line, which tests/test_typing.py checks against _core.pyi.
+
+// Binds positional and keyword arguments to the parameters `names` (all positional-or-keyword; the first
+// n_required required); out[i] is a borrowed reference, or nullptr where not given. Python's messages.
+static bool bind_args(const char* fn, const char* const* names, int n, int n_required, PyObject* const* args,
+                      Py_ssize_t nargs, PyObject* kwnames, PyObject** out) {
+  if (nargs > n) {
+    PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fn, n, nargs);
+    return false;
+  }
+  for (int i = 0; i < n; i++) out[i] = i < nargs ? args[i] : nullptr;
+  const Py_ssize_t nk = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t k = 0; k < nk; k++) {
+    PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+    int i = 0;
+    while (i < n && PyUnicode_CompareWithASCIIString(key, names[i]) != 0) i++;
+    if (i == n) {
+      PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, key);
+      return false;
+    }
+    if (out[i]) {
+      PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[i]);
+      return false;
+    }
+    out[i] = args[nargs + k];
+  }
+  for (int i = 0; i < n_required; i++)
+    if (!out[i]) {
+      PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %d)", fn, names[i], i + 1);
+      return false;
+    }
+  return true;
+}
+
+// A bool parameter: absent or None means false (TF: `keepdims=None` is False); otherwise its truth value.
+static bool flag_arg(PyObject* o) {
+  if (!o || o == Py_False || o == Py_None) return false;
+  if (o == Py_True) return true;
+  const int r = PyObject_IsTrue(o);
+  if (r < 0) throw py::error_already_set();
+  return r == 1;
+}
+
+static PyObject* fast_matmul(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const names[] = {"a", "b", "transpose_a", "transpose_b", "adjoint_a", "adjoint_b", "name"};
+  PyObject* a[7];
+  if (!bind_args("matmul", names, 7, 2, args, nargs, kwnames, a)) return nullptr;
+  PFT_TRY
+  TensorPtr x, y;
+  convert_pair(a[0], a[1], "matmul", x, y);
+  const bool ta = flag_arg(a[2]) || flag_arg(a[4]);
+  const bool tb = flag_arg(a[3]) || flag_arg(a[5]);
+  return wrap(ops::matmul(x, y, ta, tb));  // real dtypes: adjoint == transpose
+  PFT_CATCH(nullptr)
+}
+
+template <int OP>  // ReduceOp, or -1 for the mean
+static PyObject* fast_reduce(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const names[] = {"input_tensor", "axis", "keepdims", "name"};
+  const char* fn = OP < 0 ? "reduce_mean" : OP == int(ReduceOp::Sum) ? "reduce_sum"
+                                         : OP == int(ReduceOp::Max) ? "reduce_max" : "reduce_min";
+  PyObject* a[4];
+  if (!bind_args(fn, names, 4, 1, args, nargs, kwnames, a)) return nullptr;
+  PFT_TRY
+  TensorPtr t = to_tensor(a[0], -1, fn);
+  const uint32_t mask = parse_axes(a[1] ? a[1] : Py_None, t->ndim(), fn);
+  const bool keepdims = flag_arg(a[2]);
+  if constexpr (OP < 0) return wrap(ops::reduce_mean(t, mask, keepdims));
+  else return wrap(ops::reduce(ReduceOp(OP), t, mask, keepdims));
+  PFT_CATCH(nullptr)
+}
+
+static PyObject* fast_where(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const names[] = {"condition", "x", "y", "name"};
+  PyObject* a[4];
+  if (!bind_args("where", names, 4, 1, args, nargs, kwnames, a)) return nullptr;
+  PFT_TRY
+  if (!a[1] || !a[2] || a[1] == Py_None || a[2] == Py_None)
+    throw NotImplemented("where: the one-argument form (indices of true elements) is not supported; pass x and y");
+  TensorPtr c = to_tensor(a[0], int(DType::Bool), "where");
+  TensorPtr tx, ty;
+  convert_pair(a[1], a[2], "where", tx, ty);
+  return wrap(ops::where(c, tx, ty));
+  PFT_CATCH(nullptr)
+}
+
+#define PFT_FAST(name, fn, sig) {name, (PyCFunction)(void (*)(void))fn, METH_FASTCALL | METH_KEYWORDS, sig}
+static PyMethodDef fast_functions[] = {
+    PFT_FAST("matmul", fast_matmul,
+             "matmul(a: object, b: object, transpose_a: bool = False, transpose_b: bool = False, adjoint_a: bool = "
+             "False, adjoint_b: bool = False, name: object = None) -> object\n"),
+    PFT_FAST("reduce_sum", fast_reduce<int(ReduceOp::Sum)>,
+             "reduce_sum(input_tensor: object, axis: object = None, keepdims: bool = False, name: object = None) -> object\n"),
+    PFT_FAST("reduce_max", fast_reduce<int(ReduceOp::Max)>,
+             "reduce_max(input_tensor: object, axis: object = None, keepdims: bool = False, name: object = None) -> object\n"),
+    PFT_FAST("reduce_min", fast_reduce<int(ReduceOp::Min)>,
+             "reduce_min(input_tensor: object, axis: object = None, keepdims: bool = False, name: object = None) -> object\n"),
+    PFT_FAST("reduce_mean", fast_reduce<-1>,
+             "reduce_mean(input_tensor: object, axis: object = None, keepdims: bool = False, name: object = None) -> object\n"),
+    PFT_FAST("where", fast_where,
+             "where(condition: object, x: object = None, y: object = None, name: object = None) -> object\n"),
+    {nullptr, nullptr, 0, nullptr}};
+#undef PFT_FAST
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pyfast_tape native core: tensors, ops, the tape";
   py::register_exception_translator([](std::exception_ptr p) {
@@ -1455,6 +1587,7 @@ PYBIND11_MODULE(_core, m) {
   Py_INCREF(&VariableType);
   m.attr("Tensor") = py::handle(reinterpret_cast<PyObject*>(&TensorType));
   m.attr("VariableBase") = py::handle(reinterpret_cast<PyObject*>(&VariableType));
+  if (PyModule_AddFunctions(m.ptr(), fast_functions) < 0) throw py::error_already_set();
   g_custom_backward_caller = call_custom_backward;
 
   m.def("_register", [](py::list dtypes, py::object as_code, py::object shape_cls) {
@@ -1539,17 +1672,6 @@ PYBIND11_MODULE(_core, m) {
   BINARY_FN("equal", BinaryOp::Equal);
   BINARY_FN("not_equal", BinaryOp::NotEqual);
   m.def(
-      "where",
-      [](py::handle cond, py::handle x, py::handle y, py::handle) {
-        if (x.is_none() || y.is_none())
-          throw NotImplemented("where: the one-argument form (indices of true elements) is not supported; pass x and y");
-        TensorPtr c = arg_tensor(cond, "where", int(DType::Bool));
-        TensorPtr tx, ty;
-        convert_pair(x.ptr(), y.ptr(), "where", tx, ty);
-        return wrap_obj(ops::where(c, tx, ty));
-      },
-      py::arg("condition"), py::arg("x") = py::none(), py::arg("y") = py::none(), py::arg("name") = py::none());
-  m.def(
       "cast", [](py::handle x, py::handle dtype, py::handle) {
         return wrap_obj(ops::cast(arg_tensor(x, "cast"), dtype_from_py(dtype)));
       },
@@ -1577,24 +1699,6 @@ PYBIND11_MODULE(_core, m) {
       py::arg("input"), py::arg("shape"), py::arg("name") = py::none());
 
   // ---- reductions
-#define REDUCE_FN(pyname, OP)                                                                         \
-  m.def(                                                                                              \
-      pyname,                                                                                         \
-      [](py::handle x, py::handle axis, bool keepdims, py::handle) {                                  \
-        TensorPtr t = arg_tensor(x, pyname);                                                          \
-        return wrap_obj(ops::reduce(OP, t, parse_axes(axis, t->ndim(), pyname), keepdims));           \
-      },                                                                                              \
-      py::arg("input_tensor"), py::arg("axis") = py::none(), py::arg("keepdims") = false, py::arg("name") = py::none())
-  REDUCE_FN("reduce_sum", ReduceOp::Sum);
-  REDUCE_FN("reduce_max", ReduceOp::Max);
-  REDUCE_FN("reduce_min", ReduceOp::Min);
-  m.def(
-      "reduce_mean",
-      [](py::handle x, py::handle axis, bool keepdims, py::handle) {
-        TensorPtr t = arg_tensor(x, "reduce_mean");
-        return wrap_obj(ops::reduce_mean(t, parse_axes(axis, t->ndim(), "reduce_mean"), keepdims));
-      },
-      py::arg("input_tensor"), py::arg("axis") = py::none(), py::arg("keepdims") = false, py::arg("name") = py::none());
   m.def(
       "argmax",
       [](py::handle x, py::handle axis, py::handle output_type, py::handle) {
@@ -1625,15 +1729,6 @@ PYBIND11_MODULE(_core, m) {
       py::arg("logits"), py::arg("axis") = py::none(), py::arg("name") = py::none());
 
   // ---- linalg / shape
-  m.def(
-      "matmul",
-      [](py::handle a, py::handle b, bool ta, bool tb, bool adj_a, bool adj_b, py::handle) {
-        TensorPtr x, y;
-        convert_pair(a.ptr(), b.ptr(), "matmul", x, y);
-        return wrap_obj(ops::matmul(x, y, ta || adj_a, tb || adj_b));  // real dtypes: adjoint == transpose
-      },
-      py::arg("a"), py::arg("b"), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
-      py::arg("adjoint_a") = false, py::arg("adjoint_b") = false, py::arg("name") = py::none());
   m.def(
       "reshape",
       [](py::handle x, py::handle shape, py::handle) {

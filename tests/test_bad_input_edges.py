@@ -649,3 +649,88 @@ def test_errors_leave_no_tape_and_the_library_usable():
     with tf.GradientTape() as tape:
         y = tf.reduce_sum(x * x)
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [2.0, 4.0])
+
+
+# ---- the fast-call module functions (matmul, reduce_*, where): Python's argument rules ----------------------
+_A = np.arange(6, dtype=np.float32).reshape(2, 3)
+_B = np.arange(12, dtype=np.float32).reshape(3, 4) - 5
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: tf.matmul(_A), TypeError, r"matmul\(\) missing required argument 'b'"),
+    (lambda: tf.matmul(_A, _B, transpose_c=True), TypeError, "unexpected keyword argument 'transpose_c'"),
+    (lambda: tf.matmul(_A, _B, a=_A), TypeError, "multiple values for argument 'a'"),
+    (lambda: tf.matmul(_A, _B, False, False, False, False, None, 1), TypeError, r"at most 7 arguments \(8 given\)"),
+    (lambda: tf.reduce_sum(), TypeError, "missing required argument 'input_tensor'"),
+    (lambda: tf.reduce_mean(_A, axis=0, keep_dims=True), TypeError, "unexpected keyword argument 'keep_dims'"),
+    (lambda: tf.reduce_max(_A, 0, True, None, 5), TypeError, "at most 4 arguments"),
+    (lambda: tf.reduce_min(_A, axis="0"), TypeError, "axis must be"),
+    (lambda: tf.reduce_sum(_A, axis=2), IAE, "reduce_sum"),
+    (lambda: tf.where(_A > 1), NotImplementedError, "one-argument form"),
+    (lambda: tf.where(_A > 1, x=_A), NotImplementedError, "one-argument form"),
+    (lambda: tf.where(condition=_A > 1, x=_A, y=_A, z=1), TypeError, "unexpected keyword argument 'z'"),
+    (lambda: tf.matmul(_A, _A), IAE, "matmul"),
+    (lambda: tf.matmul(_A, _B, transpose_a=_Boom()), ZeroDivisionError, "division"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_fast_call_functions_reject_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+class _Boom:
+    def __bool__(self):
+        return 1 / 0
+
+
+@pytest.mark.parametrize("call, want", [
+    (lambda: tf.matmul(a=_A, b=_B), _A @ _B),
+    (lambda: tf.matmul(_B, _A, True, True), _B.T @ _A.T),
+    (lambda: tf.matmul(_B, _A, adjoint_a=True, adjoint_b=np.bool_(True)), _B.T @ _A.T),
+    (lambda: tf.matmul(_A, _A, transpose_b=1, name="mm"), _A @ _A.T),
+    (lambda: tf.reduce_sum(input_tensor=_A, axis=[0, 1], keepdims=True), _A.sum(keepdims=True)),
+    (lambda: tf.reduce_mean(_A, 1, None, "m"), _A.mean(1)),
+    (lambda: tf.reduce_max(_A, axis=(0,)), _A.max(0)),
+    (lambda: tf.reduce_min(_A, -1, keepdims=True), _A.min(-1, keepdims=True)),
+    (lambda: tf.where(_A > 2, _A, 0.5), np.where(_A > 2, _A, np.float32(0.5))),
+    (lambda: tf.where(condition=_A > 2, y=_A, x=-1.0), np.where(_A > 2, np.float32(-1), _A)),
+], ids=[str(i) for i in range(10)])
+def test_fast_call_functions_accept_what_tf_accepts(call, want):
+    got = call()
+    assert got.shape == want.shape and got.dtype == tf.float32
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+def test_python_float_operands_keep_their_value_sign_and_dtype():
+    """Python-float operands come from a small per-thread constant cache: every value (-0.0 against 0.0,
+    NaN, values that collide in the cache) and every dtype must still give its own constant."""
+    x32 = tf.constant([1.0, -2.0, 3.5])
+    x64 = tf.constant([1.0, -2.0, 3.5], dtype=tf.float64)
+    np.testing.assert_array_equal(np.signbit((x32 * -0.0).numpy()), np.signbit(np.float32([1, -2, 3.5]) * -0.0))
+    np.testing.assert_array_equal(np.signbit((x32 * 0.0).numpy()), np.signbit(np.float32([1, -2, 3.5]) * 0.0))
+    assert np.isnan((x32 + float("nan")).numpy()).all()
+    rng = np.random.default_rng(0)
+    for v in list(rng.standard_normal(200)) + [1e30, -1e-30, 0.1, 0.1]:
+        v = float(v)
+        for x, dt in ((x32, np.float32), (x64, np.float64)):
+            got = (v * x).numpy()
+            assert got.dtype == dt
+            np.testing.assert_array_equal(got, dt(v) * x.numpy().astype(dt))
+            np.testing.assert_array_equal((x - v).numpy(), x.numpy() - dt(v))
+
+
+def test_python_float_operands_are_not_shared_with_user_tensors():
+    """A watched user tensor holding the same value as a literal operand gets no gradient through it."""
+    c = tf.constant(0.5)
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(c)
+        tape.watch(x)
+        y = tf.reduce_sum(0.5 * x * x)  # the literal 0.5 is not `c`
+        z = tf.reduce_sum(c * x)
+    assert tape.gradient(y, c) is None
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(tape.gradient(z, c).numpy(), 3.0)
+    v = tf.Variable(0.5)
+    v.assign_add(1.0)  # copy-on-write: the cached constants are shared storage
+    np.testing.assert_allclose((0.5 * x).numpy(), [0.5, 1.0])
+    np.testing.assert_allclose(v.numpy(), 1.5)
