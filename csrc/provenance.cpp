@@ -93,10 +93,7 @@ struct ProvLog {
   }
 };
 
-bool& in_backward() {
-  thread_local bool flag = false;
-  return flag;
-}
+bool& in_backward() { return thread_state().in_backward; }
 
 static ProvLog& prov_log() {
   thread_local ProvLog log;

@@ -7,11 +7,6 @@ namespace pft {
 
 CustomBackwardCaller g_custom_backward_caller = nullptr;
 
-std::vector<Tape*>& tape_stack() {
-  thread_local std::vector<Tape*> stack;
-  return stack;
-}
-
 std::vector<VariableWatcher*>& variable_watchers() {
   thread_local std::vector<VariableWatcher*> w;
   return w;
@@ -19,45 +14,20 @@ std::vector<VariableWatcher*>& variable_watchers() {
 
 CustomEntry::~CustomEntry() { Py_XDECREF(fn); }
 
-// First chunks of EntryList (8 entries): a per-thread free list of a few. Trivially destructible state
-// plus a cleanup object, as the tensor header pools (tensor.cpp): a tape destroyed after its thread's
-// cleanup (interpreter exit) frees straight to the heap.
-namespace {
-constexpr size_t kChunkCacheCap = 4;
-struct ChunkCache {
-  void* blocks[kChunkCacheCap];
-  size_t count;
-  bool started, closed;
-};
-thread_local ChunkCache t_chunks;
-struct ChunkCacheCleanup {
-  int touched = 0;
-  ~ChunkCacheCleanup() {
-    ChunkCache& c = t_chunks;
-    c.closed = true;
-    while (c.count) ::operator delete(c.blocks[--c.count]);
-  }
-};
-thread_local ChunkCacheCleanup t_chunks_cleanup;
-constexpr size_t kCachedChunk = 8;
-}  // namespace
-
+// First chunks of EntryList (8 entries): a few per thread in ThreadState (tensor.h), which frees them at
+// the thread's exit.
 void* entry_chunk_alloc(size_t n_entries) {
-  if (n_entries == kCachedChunk) {
-    ChunkCache& c = t_chunks;
-    if (!c.started) {
-      c.started = true;
-      t_chunks_cleanup.touched = 1;
-    }
-    if (c.count) return c.blocks[--c.count];
+  if (n_entries == 8) {
+    ThreadState& s = thread_state();
+    if (s.n_chunks) return s.chunks[--s.n_chunks];
   }
   return ::operator new(n_entries * sizeof(TapeEntry));
 }
 
 void entry_chunk_free(void* p, size_t n_entries) {
-  ChunkCache& c = t_chunks;
-  if (n_entries == kCachedChunk && c.started && !c.closed && c.count < kChunkCacheCap) {
-    c.blocks[c.count++] = p;
+  ThreadState& s = thread_state();
+  if (n_entries == 8 && !s.closed && s.n_chunks < ThreadState::kChunkCache) {
+    s.chunks[s.n_chunks++] = p;
     return;
   }
   ::operator delete(p);

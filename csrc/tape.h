@@ -187,7 +187,7 @@ struct Tape {
 };
 
 // ---- the thread-local stack of active tapes ------------------------------------------------------------
-std::vector<Tape*>& tape_stack();
+inline std::vector<Tape*>& tape_stack() { return thread_state().tapes; }
 inline bool any_tape_active() { return !tape_stack().empty(); }
 
 // True when some recording tape on this thread watches one of the ids.

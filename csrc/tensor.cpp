@@ -27,61 +27,67 @@ void set_intra_op_threads(int n) {
   scipy_openblas_set_num_threads(n);
 }
 
+// ---- per-thread state (tensor.h) ---------------------------------------------------------------------
+thread_local ThreadState* t_thread_state = nullptr;
+
+namespace {
+ThreadState g_closed_state = [] {
+  ThreadState s;
+  s.closed = true;
+  return s;
+}();
+void free_thread_lists(ThreadState& s);
+struct ThreadStateOwner {  // a default-TLS object whose destructor runs at its thread's exit
+  ThreadState* state = nullptr;
+  ~ThreadStateOwner() {
+    if (!state) return;
+    t_thread_state = &g_closed_state;  // frees from here on (later destructors) go straight to the heap
+    free_thread_lists(*state);
+    delete state;
+  }
+};
+thread_local ThreadStateOwner t_state_owner;
+}  // namespace
+
+ThreadState& init_thread_state() {
+  auto* s = new ThreadState();
+  t_state_owner.state = s;  // constructs the owner: its destructor is registered for this thread's exit
+  t_thread_state = s;
+  return *s;
+}
+
 // ---- tensor headers: TensorImpl and Storage (with their shared_ptr control blocks) come from per-thread
 // free lists by 64-byte size class instead of malloc. Every op makes two of them, and malloc/free were
 // the largest single cost of a small training step. A block freed on another thread joins that thread's
 // list; each list keeps at most kPoolCap blocks and is emptied when its thread exits.
 namespace {
-constexpr size_t kPoolClasses = 8, kPoolCap = 4096;  // classes of 64 .. 512 bytes
+constexpr size_t kPoolClasses = ThreadState::kPoolClasses, kPoolCap = 4096;  // classes of 64 .. 512 bytes
 struct PoolNode {
   PoolNode* next;
 };
-struct Pool {  // trivially destructible: usable by destructors that run after the thread's cleanup
-  PoolNode* head[kPoolClasses];
-  size_t count[kPoolClasses];
-  bool started, closed;
-};
-thread_local Pool t_pool;
-struct PoolCleanup {  // frees the thread's lists at thread exit; later frees go straight to the heap
-  int touched = 0;
-  ~PoolCleanup() {
-    Pool& p = t_pool;
-    p.closed = true;
-    for (size_t c = 0; c < kPoolClasses; c++)
-      while (PoolNode* n = p.head[c]) {
-        p.head[c] = n->next;
-        ::operator delete(n);
-      }
-  }
-};
-thread_local PoolCleanup t_pool_cleanup;
 
 void* pool_alloc(size_t bytes) {
   const size_t c = (bytes - 1) / 64;
   if (c >= kPoolClasses) return ::operator new(bytes);
-  Pool& p = t_pool;
-  if (!p.started) {
-    p.started = true;
-    t_pool_cleanup.touched = 1;  // first use constructs it: its destructor runs at this thread's exit
-  }
-  if (PoolNode* n = p.head[c]) {
-    p.head[c] = n->next;
-    p.count[c]--;
+  ThreadState& p = thread_state();
+  if (auto* n = static_cast<PoolNode*>(p.pool_head[c])) {
+    p.pool_head[c] = n->next;
+    p.pool_count[c]--;
     return n;
   }
   return ::operator new((c + 1) * 64);
 }
 void pool_free(void* ptr, size_t bytes) {
   const size_t c = (bytes - 1) / 64;
-  Pool& p = t_pool;
-  if (c >= kPoolClasses || p.count[c] >= kPoolCap || p.closed || !p.started) {
+  ThreadState& p = thread_state();
+  if (c >= kPoolClasses || p.pool_count[c] >= kPoolCap || p.closed) {
     ::operator delete(ptr);
     return;
   }
-  PoolNode* n = static_cast<PoolNode*>(ptr);
-  n->next = p.head[c];
-  p.head[c] = n;
-  p.count[c]++;
+  auto* n = static_cast<PoolNode*>(ptr);
+  n->next = static_cast<PoolNode*>(p.pool_head[c]);
+  p.pool_head[c] = n;
+  p.pool_count[c]++;
 }
 
 template <class T>
@@ -108,12 +114,13 @@ static std::atomic<int64_t> g_next_id{1};
 // (creation order), and no atomic read-modify-write per tensor.
 int64_t next_tensor_id() {
   constexpr int64_t kBlock = 1 << 12;
-  thread_local int64_t next = 0, end = 0;
-  if (next == end) {
-    next = g_next_id.fetch_add(kBlock, std::memory_order_relaxed);
-    end = next + kBlock;
+  ThreadState& s = thread_state();
+  if (s.closed) return g_next_id.fetch_add(1, std::memory_order_relaxed);
+  if (s.id_next == s.id_end) {
+    s.id_next = g_next_id.fetch_add(kBlock, std::memory_order_relaxed);
+    s.id_end = s.id_next + kBlock;
   }
-  return next++;
+  return s.id_next++;
 }
 
 static void free_heap(void*, void* data) { std::free(data); }
@@ -124,31 +131,12 @@ static void free_heap(void*, void* data) { std::free(data); }
 // kMediumCap blocks per class and kMediumBytes in all; a block freed on another thread joins that
 // thread's lists; the lists are emptied when their thread exits.
 namespace {
-constexpr size_t kMediumClasses = 10, kMediumCap = 64, kMediumBytes = size_t(4) << 20;  // 128 B .. 64 KiB
+constexpr size_t kMediumClasses = ThreadState::kMediumClasses, kMediumCap = 64,
+                 kMediumBytes = size_t(4) << 20;  // classes of 128 B .. 64 KiB
+constexpr size_t kMediumMax = size_t(128) << (kMediumClasses - 1);
 struct MediumNode {
   MediumNode* next;
 };
-struct MediumPool {  // trivially destructible, as Pool above
-  MediumNode* head[kMediumClasses];
-  size_t count[kMediumClasses];
-  size_t bytes;
-  bool started, closed;
-};
-thread_local MediumPool t_medium;
-struct MediumCleanup {
-  int touched = 0;
-  ~MediumCleanup() {
-    MediumPool& p = t_medium;
-    p.closed = true;
-    for (size_t c = 0; c < kMediumClasses; c++)
-      while (MediumNode* n = p.head[c]) {
-        p.head[c] = n->next;
-        std::free(n);
-      }
-  }
-};
-thread_local MediumCleanup t_medium_cleanup;
-constexpr size_t kMediumMax = size_t(128) << (kMediumClasses - 1);
 
 inline size_t medium_class(size_t nbytes) {  // smallest c with 128 << c >= nbytes
   size_t c = 0;
@@ -157,15 +145,11 @@ inline size_t medium_class(size_t nbytes) {  // smallest c with 128 << c >= nbyt
 }
 
 void* medium_alloc(size_t c) {
-  MediumPool& p = t_medium;
-  if (!p.started) {
-    p.started = true;
-    t_medium_cleanup.touched = 1;  // first use constructs it: its destructor runs at this thread's exit
-  }
-  if (MediumNode* n = p.head[c]) {
-    p.head[c] = n->next;
-    p.count[c]--;
-    p.bytes -= size_t(128) << c;
+  ThreadState& p = thread_state();
+  if (auto* n = static_cast<MediumNode*>(p.medium_head[c])) {
+    p.medium_head[c] = n->next;
+    p.medium_count[c]--;
+    p.medium_bytes -= size_t(128) << c;
     return n;
   }
   return std::aligned_alloc(64, size_t(128) << c);
@@ -173,16 +157,30 @@ void* medium_alloc(size_t c) {
 
 void release_medium(void* ctx, void* data) {
   const size_t c = size_t(reinterpret_cast<uintptr_t>(ctx)), size = size_t(128) << c;
-  MediumPool& p = t_medium;
-  if (!p.started || p.closed || p.count[c] >= kMediumCap || p.bytes + size > kMediumBytes) {
+  ThreadState& p = thread_state();
+  if (p.closed || p.medium_count[c] >= kMediumCap || p.medium_bytes + size > kMediumBytes) {
     std::free(data);
     return;
   }
-  MediumNode* n = static_cast<MediumNode*>(data);
-  n->next = p.head[c];
-  p.head[c] = n;
-  p.count[c]++;
-  p.bytes += size;
+  auto* n = static_cast<MediumNode*>(data);
+  n->next = static_cast<MediumNode*>(p.medium_head[c]);
+  p.medium_head[c] = n;
+  p.medium_count[c]++;
+  p.medium_bytes += size;
+}
+
+void free_thread_lists(ThreadState& s) {
+  for (size_t c = 0; c < kPoolClasses; c++)
+    while (auto* n = static_cast<PoolNode*>(s.pool_head[c])) {
+      s.pool_head[c] = n->next;
+      ::operator delete(n);
+    }
+  for (size_t c = 0; c < kMediumClasses; c++)
+    while (auto* n = static_cast<MediumNode*>(s.medium_head[c])) {
+      s.medium_head[c] = n->next;
+      std::free(n);
+    }
+  while (s.n_chunks) ::operator delete(s.chunks[--s.n_chunks]);
 }
 }  // namespace
 

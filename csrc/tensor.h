@@ -168,6 +168,35 @@ void release_cached_blocks();
 
 int64_t next_tensor_id();
 
+// Per-thread state on every op's path: the free lists of tensor headers, medium buffers and tape entry
+// chunks, the tensor id block, the tape stack and the in-backward flag, in one object reached through one
+// thread_local pointer. (The initial-exec TLS model would make that a plain %fs load instead of a
+// __tls_get_addr call, but the static TLS block is already full once NumPy and OpenBLAS are loaded:
+// the import then fails with "cannot allocate memory in static TLS block".) The state is allocated at a
+// thread's first use and freed at its exit; after that the thread sees a shared, closed state whose lists
+// are never used (allocations and frees go straight to the heap).
+struct Tape;
+struct ThreadState {
+  static constexpr size_t kPoolClasses = 8, kMediumClasses = 10, kChunkCache = 4;
+  void* pool_head[kPoolClasses] = {};  // TensorImpl/Storage blocks of 64 .. 512 bytes (tensor.cpp)
+  size_t pool_count[kPoolClasses] = {};
+  void* medium_head[kMediumClasses] = {};  // data buffers of 128 B .. 64 KiB (tensor.cpp)
+  size_t medium_count[kMediumClasses] = {};
+  size_t medium_bytes = 0;
+  void* chunks[kChunkCache] = {};  // tape entry chunks of 8 (tape.cpp)
+  size_t n_chunks = 0;
+  int64_t id_next = 0, id_end = 0;  // this thread's block of tensor ids
+  bool in_backward = false;         // inside Tape::gradient (provenance.h)
+  bool closed = false;              // the shared state of threads that have exited
+  std::vector<Tape*> tapes;         // the active tapes, innermost last (tape.h: tape_stack())
+};
+extern thread_local ThreadState* t_thread_state;
+ThreadState& init_thread_state();
+inline ThreadState& thread_state() {
+  ThreadState* s = t_thread_state;
+  return s ? *s : init_thread_state();
+}
+
 constexpr uint32_t kFlagVariable = 1u;
 constexpr uint32_t kGenShift = 1, kGenMask = 0xFFu << kGenShift, kMaxGen = 200;
 inline uint32_t gen_of(uint32_t flags) { return (flags & kGenMask) >> kGenShift; }

@@ -10,16 +10,77 @@
 namespace pft {
 namespace cpu {
 
+// Small products (at most kSmallGemm multiply-adds, K > 0): a plain loop. OpenBLAS's entry (argument
+// checks, the threading decision, packing A and B) costs 250-400 ns whatever the size, most of a
+// seed-sized matmul (100 x 3 @ 3 x 1: 300 multiply-adds). Each output is a sum over k in order with fused
+// multiply-adds, as OpenBLAS's kernels compute it. The products are accumulated in a local M x N buffer,
+// k outermost, so consecutive updates touch different outputs (no dependency chain) whatever the shape;
+// fewer than 8 outputs are dot products with four partial sums instead.
+constexpr int64_t kSmallGemm = 512;
+
+template <class T>
+static void small_gemm(T* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                       bool trans_a, bool trans_b, T beta) {
+  const int64_t as_m = trans_a ? 1 : lda, as_k = trans_a ? lda : 1;  // A(m, k) = A[m * as_m + k * as_k]
+  const int64_t bs_k = trans_b ? 1 : ldb, bs_n = trans_b ? ldb : 1;  // B(k, n) = B[k * bs_k + n * bs_n]
+  const int64_t MN = M * N;
+  auto put = [&](int64_t i, T v) { C[i] = beta == T(0) ? v : T(beta * C[i]) + v; };
+  if (MN < 8) {
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t n = 0; n < N; n++) {
+        const T* a = A + m * as_m;
+        const T* b = B + n * bs_n;
+        T s[4] = {T(0), T(0), T(0), T(0)};
+        int64_t k = 0;
+        for (; k + 4 <= K; k += 4)
+          for (int j = 0; j < 4; j++) s[j] = std::fma(a[(k + j) * as_k], b[(k + j) * bs_k], s[j]);
+        for (; k < K; k++) s[0] = std::fma(a[k * as_k], b[k * bs_k], s[0]);
+        put(m * N + n, (s[0] + s[1]) + (s[2] + s[3]));
+      }
+    return;
+  }
+  T acc[kSmallGemm];
+  std::fill(acc, acc + MN, T(0));
+  if (N == 1) {  // a matrix-vector product: the inner loop runs over the rows
+    for (int64_t k = 0; k < K; k++) {
+      const T bv = B[k * bs_k];
+      const T* ak = A + k * as_k;
+      for (int64_t m = 0; m < M; m++) acc[m] = std::fma(ak[m * as_m], bv, acc[m]);
+    }
+    for (int64_t m = 0; m < M; m++) put(m, acc[m]);
+    return;
+  }
+  for (int64_t k = 0; k < K; k++) {
+    const T* bk = B + k * bs_k;
+    for (int64_t m = 0; m < M; m++) {
+      const T av = A[m * as_m + k * as_k];
+      T* am = acc + m * N;
+      if (bs_n == 1)
+        for (int64_t n = 0; n < N; n++) am[n] = std::fma(av, bk[n], am[n]);
+      else
+        for (int64_t n = 0; n < N; n++) am[n] = std::fma(av, bk[n * bs_n], am[n]);
+    }
+  }
+  for (int64_t i = 0; i < MN; i++) put(i, acc[i]);
+}
+
 template <class T>
 void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t* a_off, const int64_t* b_off,
                     int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T beta) {
   // a[i] is (M, K), or (K, M) when trans_a; b[i] is (K, N), or (N, K) when trans_b; out[i] is (M, N).
   // Transposes are BLAS flags, never copies.
   const int64_t lda = trans_a ? M : K, ldb = trans_b ? K : N;
+  const bool small = K > 0 && M * N * K <= kSmallGemm;
   for (int64_t i = 0; i < batch; i++) {
     const T* A = a + a_off[i];
     const T* B = b + b_off[i];
     T* C = out + i * M * N;
+    if constexpr (std::is_floating_point<T>::value) {
+      if (small) {
+        small_gemm<T>(C, A, B, M, N, K, lda, ldb, trans_a, trans_b, beta);
+        continue;
+      }
+    }
     if constexpr (std::is_same<T, float>::value) {
       scipy_cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                         (blasint)M, (blasint)N, (blasint)K, 1.0f, A, (blasint)lda, B, (blasint)ldb, beta, C,
