@@ -32,6 +32,16 @@ MATMUL_SHAPES = [
     ((0, 3, 4), (4, 2)),  # empty batch
     ((33, 65), (65, 17)),  # sizes that are not multiples of a vector width
     ((4, 64, 128), (4, 128, 96)),
+    # around the plain-loop path for products of at most 512 multiply-adds (csrc/cpu/linalg.cpp)
+    ((100, 3), (3, 1)),  # the seed programs' forward
+    ((3, 100), (100, 1)),  # ... and their weight gradient
+    ((1, 512), (512, 1)),  # a dot product: fewer than 8 outputs
+    ((2, 3), (3, 3)),
+    ((7, 9), (9, 1)),
+    ((8, 8), (8, 8)),  # 512: the last size on the loop
+    ((8, 8), (8, 9)),  # 576: OpenBLAS
+    ((16, 2), (2, 16)),
+    ((3, 4, 5), (5, 1)),
 ]
 
 
