@@ -1308,23 +1308,19 @@ static PyObject* tape_reset(PyObject* self, PyObject*) {
   PFT_CATCH(nullptr)
 }
 
-// _gradient(targets, sources, output_grads, release): lists of Tensors/Variables (output_grads may hold
-// None); returns a list with a Tensor or None per source.
-static PyObject* tape_gradient(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-  PFT_TRY
-  if (nargs != 4 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyList_Check(args[2]))
-    throw pft::TypeError("Tape._gradient(targets: list, sources: list, output_grads: list, release: bool)");
-  PyTapeHandle& h = tape_of(self);
+// The gradients of `targets` (a list) with respect to `sources` (a list), as a new Python list with a Tensor
+// or None per source. output_grads: a list (may hold None) or nullptr.
+static PyObject* tape_gradient_list(PyTapeHandle& h, PyObject* targets, PyObject* sources, PyObject* output_grads,
+                                    bool release) {
   if (h.pushed && h.tape->owner != std::this_thread::get_id())
     throw pft::RuntimeError("GradientTape.gradient: the tape is recording in another thread; call gradient() "
                             "from the thread that entered the tape (after its `with` block)");
-  const bool release = PyObject_IsTrue(args[3]) == 1;
-  PyObject *targets = args[0], *sources = args[1], *output_grads = args[2];
   std::vector<TensorPtr> tg, og;
   tg.reserve(size_t(PyList_GET_SIZE(targets)));
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(targets); i++)
     tg.push_back(to_tensor(PyList_GET_ITEM(targets, i), -1, "GradientTape.gradient"));
-  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(output_grads); i++) {
+  const Py_ssize_t n_og = output_grads ? PyList_GET_SIZE(output_grads) : 0;
+  for (Py_ssize_t i = 0; i < n_og; i++) {
     PyObject* g = PyList_GET_ITEM(output_grads, i);
     if (g == Py_None || size_t(i) >= tg.size()) {
       og.push_back(nullptr);
@@ -1346,14 +1342,14 @@ static PyObject* tape_gradient(PyObject* self, PyObject* const* args, Py_ssize_t
   }
   auto grads = h.tape->gradient(tg, ids, og, release);
   PyObject* out = PyList_New(Py_ssize_t(grads.size()));
-  if (!out) return nullptr;
+  if (!out) throw py::error_already_set();
   for (size_t i = 0; i < grads.size(); i++) {
     PyObject* g;
     if (grads[i]) {
       g = wrap(std::move(grads[i]));
       if (!g) {
         Py_DECREF(out);
-        return nullptr;
+        throw py::error_already_set();
       }
     } else {
       g = Py_None;
@@ -1362,7 +1358,76 @@ static PyObject* tape_gradient(PyObject* self, PyObject* const* args, Py_ssize_t
     PyList_SET_ITEM(out, Py_ssize_t(i), g);
   }
   return out;
+}
+
+// _gradient(targets, sources, output_grads, release): lists of Tensors/Variables (output_grads may hold
+// None); returns a list with a Tensor or None per source.
+static PyObject* tape_gradient(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  PFT_TRY
+  if (nargs != 4 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyList_Check(args[2]))
+    throw pft::TypeError("Tape._gradient(targets: list, sources: list, output_grads: list, release: bool)");
+  return tape_gradient_list(tape_of(self), args[0], args[1], args[2], PyObject_IsTrue(args[3]) == 1);
   PFT_CATCH(nullptr)
+}
+
+// Set once by pyfast_tape/tape.py: the threading.local holding each thread's latest gradient() call (the
+// optimizers explain None gradients from it).
+static PyObject* g_last_gradient_call = nullptr;
+
+// gradient(target, sources, ...): the common call, `tape.gradient(loss, var_or_flat_list)` with one
+// tensor target and no other argument, is handled here in C; every other form (nested structures,
+// output_gradients, unconnected_gradients, a persistent tape still inside its `with` block, which warns)
+// goes to the Python implementation GradientTape._gradient_general with the same arguments.
+static PyObject* tape_gradient_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  PyTapeHandle& h = tape_of(self);
+  bool fast = nargs == 2 && !kwnames && is_tensorlike(args[0]) && !(h.pushed && h.tape->persistent) &&
+              g_last_gradient_call;
+  const bool single = fast && is_tensorlike(args[1]);
+  if (fast && !single) {
+    fast = PyList_CheckExact(args[1]);
+    for (Py_ssize_t i = 0; fast && i < PyList_GET_SIZE(args[1]); i++) fast = is_tensorlike(PyList_GET_ITEM(args[1], i));
+  }
+  if (!fast) {
+    static PyObject* name = PyUnicode_InternFromString("_gradient_general");
+    const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    std::vector<PyObject*> v(size_t(1 + nargs + nkw));  // [self, *args, *keyword values]
+    v[0] = self;
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++) v[size_t(1 + i)] = args[i];
+    return PyObject_VectorcallMethod(name, v.data(), size_t(1 + nargs), kwnames);
+  }
+  PFT_TRY
+  py::object targets = py::reinterpret_steal<py::object>(PyList_New(1));
+  Py_INCREF(args[0]);
+  PyList_SET_ITEM(targets.ptr(), 0, args[0]);
+  py::object sources;
+  if (single) {
+    sources = py::reinterpret_steal<py::object>(PyList_New(1));
+    Py_INCREF(args[1]);
+    PyList_SET_ITEM(sources.ptr(), 0, args[1]);
+  } else {
+    sources = py::reinterpret_borrow<py::object>(args[1]);
+  }
+  py::object grads = py::reinterpret_steal<py::object>(
+      tape_gradient_list(h, targets.ptr(), sources.ptr(), nullptr, !h.tape->persistent));
+  if (h.pushed && !h.tape->persistent) h.tape->recording = false;  // TF stops recording a used tape
+  py::object last = py::reinterpret_steal<py::object>(PyTuple_Pack(4, self, targets.ptr(), sources.ptr(), grads.ptr()));
+  if (!last) throw py::error_already_set();
+  static PyObject* value = PyUnicode_InternFromString("value");
+  if (PyObject_SetAttr(g_last_gradient_call, value, last.ptr()) < 0) throw py::error_already_set();
+  if (single) {
+    PyObject* g = PyList_GET_ITEM(grads.ptr(), 0);
+    Py_INCREF(g);
+    return g;
+  }
+  return grads.release().ptr();
+  PFT_CATCH(nullptr)
+}
+
+static PyObject* tape_register(PyObject*, PyObject* local) {
+  Py_XDECREF(g_last_gradient_call);
+  Py_INCREF(local);
+  g_last_gradient_call = local;
+  Py_RETURN_NONE;
 }
 
 static PyMethodDef tape_methods[] = {
@@ -1374,6 +1439,11 @@ static PyMethodDef tape_methods[] = {
     {"_reset", tape_reset, METH_NOARGS, "Clears the entries and the watched set."},
     {"_gradient", (PyCFunction)(void (*)(void))tape_gradient, METH_FASTCALL,
      "_gradient(targets, sources, output_grads, release) -> list of Tensor or None"},
+    {"gradient", (PyCFunction)(void (*)(void))tape_gradient_method, METH_FASTCALL | METH_KEYWORDS,
+     "gradient($self, target, sources, output_gradients=None, unconnected_gradients='none')\n--\n\n"
+     "Gradient of `target` (a tensor or nested structure, summed) with respect to `sources` (any nested\n"
+     "structure of Tensors/Variables; the result mirrors it)."},
+    {"_register_last_call", tape_register, METH_O | METH_STATIC, "Sets the threading.local of the latest gradient() call."},
     {nullptr, nullptr, 0, nullptr}};
 
 static PyObject* tape_get_active(PyObject* self, void*) { return PyBool_FromLong(tape_of(self).pushed); }

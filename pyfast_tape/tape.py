@@ -26,8 +26,10 @@ class UnconnectedGradients(enum.Enum):
     RAISE = "raise"
 
 
-# The latest gradient() call of each thread, for the optimizers' None-gradient messages.
+# The latest gradient() call of each thread, for the optimizers' None-gradient messages (set by the native
+# GradientTape.gradient too).
 _last_call = threading.local()
+_core.Tape._register_last_call(_last_call)
 
 
 def _describe_source(source: Any) -> str:
@@ -162,8 +164,11 @@ class GradientTape(_core.Tape):
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians)")
 
-    def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
-                 unconnected_gradients: Any = UnconnectedGradients.NONE) -> Any:
+    # gradient(target, sources, output_gradients=None, unconnected_gradients=UnconnectedGradients.NONE) is the
+    # native base class's: it handles `tape.gradient(loss, var_or_flat_list)` in C and passes every other form
+    # of the call here.
+    def _gradient_general(self, target: Any, sources: Any, output_gradients: Any = None,
+                          unconnected_gradients: Any = UnconnectedGradients.NONE) -> Any:
         """Gradient of `target` (a tensor or nested structure, summed) with respect to `sources` (any
         nested structure of Tensors/Variables; the result mirrors it)."""
         mode = (unconnected_gradients if unconnected_gradients is UnconnectedGradients.NONE

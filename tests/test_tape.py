@@ -965,6 +965,69 @@ def test_tape_dropped_inside_its_with_block_leaves_no_active_tape():
     _ = x * x  # no dangling tape to record on
 
 
+# ---- gradient(): the native fast path and the general Python path agree ------------------------------------
+def _forms():
+    v = tf.Variable([1.0, -2.0])
+    w = tf.Variable(3.0)
+    c = tf.constant([0.5, 4.0])
+    return v, w, c
+
+
+@pytest.mark.parametrize("form", [
+    "single_var", "single_tensor", "flat_list", "list_with_unwatched", "empty_list", "target_is_variable",
+    "tuple", "nested_list", "dict", "kw_sources", "output_gradients", "zero", "numpy_source",
+])
+def test_gradient_fast_and_general_paths_agree(form):
+    v, w, c = _forms()
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(c)
+        y = tf.reduce_sum(v * v * w + c * v)
+    args, kwargs = {
+        "single_var": ((y, v), {}),
+        "single_tensor": ((y, c), {}),
+        "flat_list": ((y, [v, w, c]), {}),
+        "list_with_unwatched": ((y, [v, tf.constant(1.0)]), {}),
+        "empty_list": ((y, []), {}),
+        "target_is_variable": ((w, [w, v]), {}),
+        "tuple": ((y, (v, w)), {}),
+        "nested_list": ((y, [v, [w, c]]), {}),
+        "dict": ((y, {"a": v, "b": [w]}), {}),
+        "kw_sources": ((y,), {"sources": [v]}),
+        "output_gradients": ((y, [v]), {"output_gradients": tf.constant(2.0)}),
+        "zero": ((y, [v, tf.constant(1.0)]), {"unconnected_gradients": "zero"}),
+        "numpy_source": ((y, np.ones(2)), {}),
+    }[form]
+
+    def run(f):
+        try:
+            return f(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001
+            return type(e), str(e)
+
+    fast, general = run(tape.gradient), run(tape._gradient_general)
+    flat = lambda r: tf._nest.flatten(r) if not isinstance(r, tuple) or not isinstance(r[0], type) else [r]  # noqa: E731
+    assert type(fast) is type(general)
+    for a, b in zip(flat(fast), flat(general)):
+        if a is None or isinstance(a, tuple):
+            assert a == b
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_gradient_fast_path_marks_a_tape_used_and_stops_its_recording():
+    v = tf.Variable(2.0)
+    tape = tf.GradientTape()
+    with tape:
+        y = v * v
+        close(tape.gradient(y, v), 4.0)  # inside the block: TF stops recording a non-persistent tape
+        n = tape._num_entries
+        z = y * v
+    assert n == 1 and tape._num_entries == 1
+    with pytest.raises(RuntimeError, match="non-persistent GradientTape"):
+        tape.gradient(z, v)
+    assert "gradient(" in (tf.GradientTape.gradient.__doc__ or "") or tf.GradientTape.gradient.__text_signature__
+
+
 # ---- exception safety ------------------------------------------------------------------------------------
 def test_exception_inside_with_leaves_no_active_tape():
     x = tf.constant(2.0)
