@@ -1860,6 +1860,14 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("labels"), py::arg("logits"));
   m.def(
+      "sparse_softmax_cross_entropy_mean",
+      [](py::handle labels, py::handle logits) {
+        TensorPtr z = to_tensor(logits.ptr(), -1, "sparse_softmax_cross_entropy");
+        TensorPtr y = to_tensor(labels.ptr(), -1, "sparse_softmax_cross_entropy");
+        return wrap_obj(ops::sparse_softmax_cross_entropy_mean(y, z));
+      },
+      py::arg("labels"), py::arg("logits"));
+  m.def(
       "pointwise_loss",
       [](int kind, py::handle target, py::handle pred, double param) {
         TensorPtr p = to_tensor(pred.ptr(), -1, "loss");

@@ -693,3 +693,150 @@ def test_fused_loss_long_float32_row_is_accurate(kind, param):
             np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=f"{threads} threads")
     finally:
         C.set_num_threads(old)
+
+
+# ================================================================================================================
+# Sparse softmax cross-entropy with the batch mean fused in (Keras's SparseCategoricalCrossentropy, default
+# reduction): the gradient is written by the forward pass when a tape watches the logits
+# ================================================================================================================
+def sparse_xent_mean_composed(labels, z):
+    rows = sparse_xent_composed(labels, z)
+    return tf.reduce_sum(rows) / float(np.prod(rows.shape))
+
+
+MEAN_SHAPES = [(4, 5), (1, 5), (2, 3, 4), (7,), (3, 17), (33, 256), (5, 1), (300, 9)]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape", MEAN_SHAPES, ids=lambda s: str(s).replace(" ", ""))
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64], ids=["int32", "int64"])
+@pytest.mark.parametrize("dy", [1.0, 0.5, -3.0])
+def test_sparse_softmax_cross_entropy_mean(shape, dtype, label_dtype, dy, rng):
+    labels = rng.integers(0, shape[-1], size=shape[:-1]).astype(label_dtype)
+    z = (3 * rng.standard_normal(shape)).astype(dtype)
+    n_rows = int(np.prod(shape[:-1]))
+    out, (g,), n = run_with_tape(C.sparse_softmax_cross_entropy_mean, [labels, z], [1], dy)
+    assert n == 1 and out.shape == () and out.dtype == dtype
+    close(out, fr.sparse_xent_fwd(labels, z).mean(), dtype, what="loss vs reference")
+    e = fr.sparse_xent_bwd(labels, z, np.full(shape[:-1], dy / n_rows))
+    close(g, e, dtype, scale=max(1.0, float(np.abs(e).max())), what="gradient vs reference")
+    cout, (cg,), _ = run_with_tape(sparse_xent_mean_composed, [labels, z], [1], dy)
+    close(out, _np(cout), dtype, what="loss vs composition")
+    close(g, _np(cg), dtype, scale=max(1.0, float(np.abs(e).max())), what="gradient vs composition")
+    # without a tape: the same loss, and no gradient buffer written
+    close(C.sparse_softmax_cross_entropy_mean(tf.constant(labels), tf.constant(z)), _np(out), dtype, what="no tape")
+
+
+@pytest.mark.parametrize("special", ["nan", "inf", "-inf", "all -inf", "large"])
+def test_sparse_softmax_cross_entropy_mean_special_values_match_the_per_row_op(special, rng):
+    """Rows with NaN or infinite logits take the exact scalar path: the fused mean gives what the per-row op
+    and the mean give (NaN where they give NaN), and -1e4-scale logits stay finite."""
+    z = rng.standard_normal((6, 19)).astype(np.float32)
+    labels = np.array([0, 3, 18, 5, 5, 7], np.int32)
+    if special == "nan":
+        z[1, 4] = np.nan
+    elif special == "inf":
+        z[2, 0] = np.inf
+    elif special == "-inf":
+        z[3, 2] = -np.inf
+    elif special == "all -inf":
+        z[4, :] = -np.inf
+    else:
+        z *= 1e4
+    out, (g,), _ = run_with_tape(C.sparse_softmax_cross_entropy_mean, [labels, z], [1], 1.0)
+    per_row_mean = lambda l_, z_: tf.reduce_sum(C.sparse_softmax_cross_entropy(l_, z_)) / 6.0  # noqa: E731
+    cout, (cg,), _ = run_with_tape(per_row_mean, [labels, z], [1], 1.0)
+    ref_out, ref_g = _np(cout), _np(cg)
+    np.testing.assert_array_equal(np.isnan(_np(out)), np.isnan(ref_out))
+    np.testing.assert_array_equal(np.isnan(_np(g)), np.isnan(ref_g))
+    ok = ~np.isnan(ref_g)
+    np.testing.assert_allclose(_np(g)[ok], ref_g[ok], rtol=1e-5, atol=1e-6)
+    if not np.isnan(ref_out):
+        np.testing.assert_allclose(_np(out), ref_out, rtol=1e-5)
+
+
+def test_sparse_softmax_cross_entropy_mean_gradient_of_a_persistent_tape_twice_and_second_order(rng):
+    labels = np.array([[0, 4], [2, 2]], np.int64)
+    z = rng.standard_normal((2, 2, 5))
+    zt = tf.constant(z)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(zt)
+        loss = C.sparse_softmax_cross_entropy_mean(tf.constant(labels), zt)
+        scaled = loss * 2.0
+    want = fr.sparse_xent_bwd(labels, z, np.full((2, 2), 0.25))
+    g1, g2, g3 = tape.gradient(loss, zt), tape.gradient(loss, zt), tape.gradient(scaled, zt)
+    close(g1, want, np.float64)
+    close(g2, want, np.float64)
+    close(g3, 2 * want, np.float64)
+    c = np.float64(1.7)
+    v = [rng.standard_normal((2, 2, 5))]
+    _check_hvp(C.sparse_softmax_cross_entropy_mean, sparse_xent_mean_composed,
+               lambda p: [fr.sparse_xent_bwd(p[0], p[1], np.full((2, 2), c / 4))], [labels, z], [1], c, v,
+               "sparse_softmax_cross_entropy_mean")
+
+
+def test_sparse_softmax_cross_entropy_mean_empty_batch_is_zero_with_an_empty_gradient():
+    z = tf.zeros([0, 4])
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        loss = C.sparse_softmax_cross_entropy_mean(tf.constant(np.zeros(0, np.int32)), z)
+    assert float(loss) == 0.0
+    g = tape.gradient(loss, z)
+    assert g is not None and tuple(g.shape) == (0, 4)
+
+
+@pytest.mark.parametrize("case", [
+    "fused", "labels (N,1)", "float labels", "sample_weight", "reduction sum", "reduction none", "probabilities",
+    "one class", "rank 1", "float64 logits",
+])
+def test_keras_sparse_categorical_crossentropy_fused_mean_matches_keras_reduction(case, rng):
+    """SparseCategoricalCrossentropy() routes the default mean to the fused op; every other form keeps the
+    per-row losses and Keras's reduction. Both must give Keras's value and gradient (float rounding apart)."""
+    N, K = 8, 6
+    logits = rng.standard_normal((N, K)).astype(np.float32)
+    labels = rng.integers(0, K, N).astype(np.int32)
+    kw, call_kw = {"from_logits": True}, {}
+    y_true = labels
+    if case == "labels (N,1)":
+        y_true = labels[:, None]
+    elif case == "float labels":
+        y_true = labels.astype(np.float32)
+    elif case == "sample_weight":
+        call_kw = {"sample_weight": rng.uniform(0, 2, N).astype(np.float32)}
+    elif case == "reduction sum":
+        kw["reduction"] = "sum"
+    elif case == "reduction none":
+        kw["reduction"] = None
+    elif case == "probabilities":
+        kw = {"from_logits": False}
+        logits = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    elif case == "one class":
+        logits, labels = logits[:, :1], np.zeros(N, np.int32)
+        y_true = labels
+    elif case == "rank 1":
+        logits, labels = logits[0], labels[:1].reshape(())
+        y_true = labels
+    elif case == "float64 logits":
+        logits = logits.astype(np.float64)
+    loss_obj = tf.keras.losses.SparseCategoricalCrossentropy(**kw)
+    z = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        loss = loss_obj(tf.constant(y_true), z, **call_kw)
+    g = tape.gradient(loss, z)
+    # the reference: Keras's formula in NumPy float64
+    p = np.asarray(logits, np.float64)
+    if kw.get("from_logits") is False:
+        lp = np.log(np.clip(p / p.sum(-1, keepdims=True), 1e-7, 1 - 1e-7))
+        z64 = lp
+    else:
+        z64 = p
+    lab = np.asarray(labels).reshape(z64.shape[:-1])
+    rows = fr.sparse_xent_fwd(lab, z64)
+    w = call_kw.get("sample_weight", np.ones_like(rows))
+    red = kw.get("reduction", "sum_over_batch_size")
+    want = rows * w if red is None else (np.sum(rows * w) if red == "sum" else np.sum(rows * w) / rows.size)
+    np.testing.assert_allclose(_np(loss), want, rtol=2e-5, atol=1e-6)
+    if kw.get("from_logits") is not False:
+        dl = np.broadcast_to(w if red is not None else w, rows.shape) * (1.0 / rows.size if red == "sum_over_batch_size" else 1.0)
+        np.testing.assert_allclose(_np(g), fr.sparse_xent_bwd(lab, z64, dl), rtol=2e-5, atol=1e-6)

@@ -36,5 +36,11 @@ template <class T>
 void random_normal_forward(T* out, int64_t n, double mean, double stddev, uint64_t seed);
 template <class T>
 void random_uniform_forward(T* out, int64_t n, double lo, double hi, uint64_t seed);
+
+// ---- losses.cpp, CPU only (the CUDA backend composes this op from the per-row kernels) ---------------
+// The batch mean of sparse softmax cross-entropy over logits (N, C), labels (N,) in [0, C). With dlogits,
+// also its gradient for an upstream gradient of 1, (softmax - onehot) / N, in the same pass.
+template <class T, class I>
+T sparse_softmax_xent_mean(T* dlogits, const T* logits, const I* labels, int64_t N, int64_t C);
 }  // namespace cpu
 }  // namespace pft

@@ -189,7 +189,7 @@ static void sparse_xent_backward(const TapeEntry& e, const TensorPtr* dout, Tens
   auto dz = empty(logits->dtype, logits->shape, logits->device());
   dispatch_float(logits->dtype, "sparse_softmax_cross_entropy", [&](auto tag) {
     using T = decltype(tag);
-GILRelease nogil(N * C >= kReleaseGILWork);
+    GILRelease nogil(N * C >= kReleaseGILWork);
     if (labels->dtype == DType::Int32)
       PFT_KERNEL_FOR(dz->device(), sparse_softmax_xent_backward<T, int32_t>)(dz->data<T>(), dout[0]->data<T>(), logits->data<T>(),
                                                     e.saved->data<T>(), labels->data<int32_t>(), N, C);
@@ -201,12 +201,8 @@ GILRelease nogil(N * C >= kReleaseGILWork);
 }
 static const OpDef kSparseSoftmaxXent = {"sparse_softmax_cross_entropy", sparse_xent_backward};
 
-TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits) {
-  const char* op = "sparse_softmax_cross_entropy";
-  if (misplaced({labels.get(), logits.get()})) {
-    const Device d = op_device(op, {labels.get(), logits.get()});
-    return sparse_softmax_cross_entropy(to_device(labels, d), to_device(logits, d));
-  }
+// Checks the inputs of both sparse cross-entropies: float logits [..., C > 0], integer labels [...] in [0, C).
+static void check_sparse(const char* op, const TensorPtr& labels, const TensorPtr& logits) {
   if (!is_floating(logits->dtype)) throw TypeError(std::string(op) + ": logits must be float32 or float64, got " + describe(*logits));
   if (!is_integer(labels->dtype))
     throw TypeError(std::string(op) + ": labels must be int32 or int64 class indices, got " + describe(*labels) +
@@ -224,11 +220,21 @@ TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr&
                             " which is outside the valid range of [0, " + std::to_string(C) + ") (labels " +
                             describe(*labels) + ", logits " + describe(*logits) + ")");
   }
+}
+
+TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits) {
+  const char* op = "sparse_softmax_cross_entropy";
+  if (misplaced({labels.get(), logits.get()})) {
+    const Device d = op_device(op, {labels.get(), logits.get()});
+    return sparse_softmax_cross_entropy(to_device(labels, d), to_device(logits, d));
+  }
+  check_sparse(op, labels, logits);
+  const int64_t C = logits->shape.d[logits->ndim() - 1], N = logits->numel / C;
   auto loss = empty(logits->dtype, labels->shape, logits->device());
   auto lse = empty(logits->dtype, Shape{N, 2}, logits->device());  // {row max, log sum exp(z - max)}
   dispatch_float(logits->dtype, op, [&](auto tag) {
     using T = decltype(tag);
-GILRelease nogil(N * C >= kReleaseGILWork);
+    GILRelease nogil(N * C >= kReleaseGILWork);
     if (labels->dtype == DType::Int32)
       PFT_KERNEL_FOR(loss->device(), sparse_softmax_xent_forward<T, int32_t>)(loss->data<T>(), lse->data<T>(), logits->data<T>(),
                                                    labels->data<int32_t>(), N, C);
@@ -237,6 +243,67 @@ GILRelease nogil(N * C >= kReleaseGILWork);
                                                    labels->data<int64_t>(), N, C);
   });
   finish_op(&kSparseSoftmaxXent, op, {labels, logits}, loss, nullptr, 0, 0.0, lse);
+  return loss;
+}
+
+// ---- sparse softmax cross-entropy with the batch mean fused in ---------------------------------------------
+// loss = sum_n xent_n / N, Keras's 'sum_over_batch_size' reduction of the per-row losses. When a tape
+// watches the logits the forward kernel also writes dlogits = (softmax - onehot) / N (TF's kernel likewise
+// computes its backprop in the forward pass): the backward pass is then nothing for the usual upstream
+// gradient of 1 (the saved tensor is the gradient; tensors are immutable) and one scaling otherwise.
+// CPU kernel only: on a GPU the op is the composition of the per-row op and the mean.
+static TensorPtr sparse_xent_mean_composed(const TensorPtr& labels, const TensorPtr& logits) {
+  auto rows = sparse_softmax_cross_entropy(labels, logits);
+  const uint32_t all = rows->ndim() ? (1u << rows->ndim()) - 1 : 0u;
+  return div(reduce(ReduceOp::Sum, rows, all, false), full(logits->dtype, Shape{}, double(rows->numel), logits->device()));
+}
+
+static void sparse_xent_mean_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
+  const TensorPtr &labels = e.in[0], &logits = e.in[1];
+  if (!e.saved || outer_tape_records(e, dout[0])) {
+    backward_by_composition(e, dout[0], din, [&] { return sparse_xent_mean_composed(labels, logits); });
+    return;
+  }
+  const TensorPtr& g = dout[0];
+  bool one = false;
+  if (g->device().type == DeviceType::CPU && g->numel == 1)
+    dispatch_float(g->dtype, "sparse_softmax_cross_entropy", [&](auto tag) {
+      using T = decltype(tag);
+      one = *g->data<T>() == T(1);
+    });
+  din[1] = one ? e.saved : mul(e.saved, g);
+}
+static const OpDef kSparseSoftmaxXentMean = {"sparse_softmax_cross_entropy_mean", sparse_xent_mean_backward};
+
+TensorPtr sparse_softmax_cross_entropy_mean(const TensorPtr& labels, const TensorPtr& logits) {
+  const char* op = "sparse_softmax_cross_entropy";
+  if (misplaced({labels.get(), logits.get()})) {
+    const Device d = op_device(op, {labels.get(), logits.get()});
+    return sparse_softmax_cross_entropy_mean(to_device(labels, d), to_device(logits, d));
+  }
+  check_sparse(op, labels, logits);
+  const int64_t C = logits->shape.d[logits->ndim() - 1], N = logits->numel / C;
+  if (N == 0)  // Keras's divide_no_nan: an empty batch's mean is 0 (and its gradient an empty tensor)
+    return mul_scalar(reduce(ReduceOp::Sum, sparse_softmax_cross_entropy(labels, logits),
+                             (1u << (logits->ndim() - 1)) - 1, false), 0.0);
+  if (logits->device().type != DeviceType::CPU) return sparse_xent_mean_composed(labels, logits);
+  const int64_t lid = logits->id;
+  TensorPtr grad = any_tape_active() && should_record(&lid, 1) ? empty(logits->dtype, logits->shape) : nullptr;
+  auto loss = empty(logits->dtype, Shape{});
+  dispatch_float(logits->dtype, op, [&](auto tag) {
+    using T = decltype(tag);
+    T* dz = grad ? grad->data<T>() : nullptr;
+    T v;
+    {
+      GILRelease nogil(N * C >= kReleaseGILWork);
+      if (labels->dtype == DType::Int32)
+        v = cpu::sparse_softmax_xent_mean<T, int32_t>(dz, logits->data<T>(), labels->data<int32_t>(), N, C);
+      else
+        v = cpu::sparse_softmax_xent_mean<T, int64_t>(dz, logits->data<T>(), labels->data<int64_t>(), N, C);
+    }
+    *loss->data<T>() = v;
+  });
+  finish_op(&kSparseSoftmaxXentMean, op, {labels, logits}, loss, nullptr, 0, 0.0, grad);
   return loss;
 }
 

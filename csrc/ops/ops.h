@@ -106,6 +106,8 @@ TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int 
 TensorPtr softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits, double label_smoothing);
 // Per-example cross-entropy of logits (..., C) against integer labels (...) -> (...)
 TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits);
+// The batch mean of the above (a scalar); see losses.cpp.
+TensorPtr sparse_softmax_cross_entropy_mean(const TensorPtr& labels, const TensorPtr& logits);
 // Per-example mean over the last axis of a pointwise loss. kind: 0 mse, 1 huber (param delta),
 // 2 binary cross-entropy on probabilities (param epsilon), 3 binary cross-entropy on logits.
 TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pred, double param);

@@ -45,6 +45,7 @@ def squeeze_or_expand_to_same_rank(x1: Any, x2: Any, expand_rank_1: bool = True)
     return x1, x2
 
 
+_MEAN_REDUCTIONS = frozenset({"sum_over_batch_size", "mean", "mean_with_sample_weight"})
 _REDUCTIONS = frozenset({"sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight"})
 
 
@@ -177,10 +178,8 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     return _core.negative(_core.reduce_sum(_core.multiply(y_true, _core.log(out)), last))
 
 
-def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class: Any = None,
-                                    axis: int = -1) -> Any:
-    if ignore_class is not None:
-        raise NotImplementedError("sparse_categorical_crossentropy: ignore_class is not supported")
+def _sparse_inputs(y_true: Any, y_pred: Any, from_logits: bool) -> Tuple[Any, Any]:
+    """(labels, logits) for the sparse cross-entropy, as Keras prepares them."""
     y_pred = _convert(y_pred)
     out, from_logits = _logits_of(y_pred, from_logits, "sparse_categorical_crossentropy", "Softmax")
     labels = _core.convert(y_true)
@@ -189,10 +188,18 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     if len(out._shape) < 1:
         raise ValueError(f"sparse_categorical_crossentropy: y_pred must have a class axis, got shape {out._shape} "
                          f"(labels {tuple(labels.shape)})")
-    if len(labels.shape) == len(out._shape) and labels.shape[-1] == 1:
+    if len(labels._shape) == len(out._shape) and labels._shape[-1] == 1:
         labels = squeeze(labels, -1)
     if not from_logits:
         out = _core.log(_core.minimum(_core.maximum(out, EPSILON), 1.0 - EPSILON))
+    return labels, out
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class: Any = None,
+                                    axis: int = -1) -> Any:
+    if ignore_class is not None:
+        raise NotImplementedError("sparse_categorical_crossentropy: ignore_class is not supported")
+    labels, out = _sparse_inputs(y_true, y_pred, from_logits)
     return _core.sparse_softmax_cross_entropy(labels, out)
 
 
@@ -270,6 +277,21 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
                          from_logits=from_logits, ignore_class=ignore_class)
         self.from_logits = from_logits
+        self.ignore_class = ignore_class
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        # The batch mean without sample weights is one fused op (loss and gradient in one pass over the logits);
+        # the per-row losses and Keras's reduction give the same value (float rounding apart).
+        if sample_weight is None and self.ignore_class is None and self.reduction in _MEAN_REDUCTIONS:
+            y_pred = _convert(y_pred, self.dtype)
+            rank = len(y_pred._shape)
+            if rank >= 2 and y_pred._shape[-1] > 1 and 0 not in y_pred._shape:
+                if not (type(y_true) is _Tensor and y_true.dtype.is_integer):  # Keras converts to the loss dtype
+                    y_true = _convert(y_true, self.dtype)
+                labels, out = _sparse_inputs(y_true, y_pred, self.from_logits)
+                if len(labels._shape) == rank - 1:
+                    return _core.sparse_softmax_cross_entropy_mean(labels, out)
+        return super().__call__(y_true, y_pred, sample_weight)
 
 
 _BY_NAME = {
