@@ -1612,6 +1612,123 @@ static PyObject* fast_where(PyObject*, PyObject* const* args, Py_ssize_t nargs, 
   PFT_CATCH(nullptr)
 }
 
+// ---- optimizer updates (one native call per apply_gradients), METH_FASTCALL as well: pybind11's dispatch
+// of seven list and float arguments cost more than the update of a small model's variables.
+static double float_arg(PyObject* o, const char* fn, const char* name) {
+  const double v = PyFloat_AsDouble(o);
+  if (v == -1.0 && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw pft::TypeError(std::string(fn) + ": " + name + " must be a number, got " + value_repr(o));
+  }
+  return v;
+}
+static PyObject* list_arg(PyObject* o, const char* fn, const char* name) {
+  if (!PyList_Check(o)) throw pft::TypeError(std::string(fn) + ": " + name + " must be a list, got " + value_repr(o));
+  return o;
+}
+static TensorPtr writable_var(PyObject* var, const char* fn) {
+  if (!is_variable(var)) throw pft::TypeError(std::string(fn) + ": " + value_repr(var) + " is not a Variable");
+  var_writable(as_var(var), true);
+  return as_var(var)->value;
+}
+
+// sgd_apply(vars, grads, moms, lr, momentum, nesterov, iterations): moms empty without momentum.
+static PyObject* fast_sgd_apply(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  PFT_TRY
+  const char* fn = "SGD.apply_gradients";
+  if (nargs != 7) throw pft::TypeError("sgd_apply() takes 7 positional arguments");
+  PyObject *vars = list_arg(args[0], fn, "vars"), *grads = list_arg(args[1], fn, "grads"),
+           *moms = list_arg(args[2], fn, "moms");
+  const Py_ssize_t n = PyList_GET_SIZE(vars);
+  if (PyList_GET_SIZE(grads) != n || (PyList_GET_SIZE(moms) && PyList_GET_SIZE(moms) != n))
+    throw pft::TypeError("sgd_apply: vars, grads (and moms) must have the same length");
+  const double lr = float_arg(args[3], fn, "learning_rate"), momentum = float_arg(args[4], fn, "momentum");
+  const bool nesterov = PyObject_IsTrue(args[5]) == 1;
+  std::vector<TensorPtr> v, g, mo;
+  v.reserve(size_t(n)), g.reserve(size_t(n));
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject* var = PyList_GET_ITEM(vars, i);
+    if (!is_variable(var)) throw pft::TypeError(std::string(fn) + ": " + value_repr(var) + " is not a Variable");
+    g.push_back(grad_for(PyList_GET_ITEM(grads, i), var_value(var), fn));
+    v.push_back(writable_var(var, fn));
+    if (PyList_GET_SIZE(moms)) mo.push_back(writable_var(PyList_GET_ITEM(moms, i), fn));
+  }
+  ops::sgd_apply(v, g, mo, lr, momentum, nesterov);
+  bump_iterations(args[6]);
+  Py_RETURN_NONE;
+  PFT_CATCH(nullptr)
+}
+
+// adam_apply(vars, grads, ms, vs, vhats, lr, beta_1, beta_2, epsilon, iterations): vhats empty without amsgrad.
+static PyObject* fast_adam_apply(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  PFT_TRY
+  const char* fn = "Adam.apply_gradients";
+  if (nargs != 10) throw pft::TypeError("adam_apply() takes 10 positional arguments");
+  PyObject *vars = list_arg(args[0], fn, "vars"), *grads = list_arg(args[1], fn, "grads"),
+           *ms = list_arg(args[2], fn, "ms"), *vs = list_arg(args[3], fn, "vs"), *vhats = list_arg(args[4], fn, "vhats");
+  const Py_ssize_t n = PyList_GET_SIZE(vars);
+  if (PyList_GET_SIZE(grads) != n || PyList_GET_SIZE(ms) != n || PyList_GET_SIZE(vs) != n ||
+      (PyList_GET_SIZE(vhats) && PyList_GET_SIZE(vhats) != n))
+    throw pft::TypeError("adam_apply: vars, grads, ms, vs (and vhats) must have the same length");
+  const double lr = float_arg(args[5], fn, "learning_rate"), b1 = float_arg(args[6], fn, "beta_1"),
+               b2 = float_arg(args[7], fn, "beta_2"), eps = float_arg(args[8], fn, "epsilon");
+  const int64_t step = iteration_count(args[9]) + 1;
+  std::vector<TensorPtr> v, g, m1, v1, vh;
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject* var = PyList_GET_ITEM(vars, i);
+    if (!is_variable(var)) throw pft::TypeError(std::string(fn) + ": " + value_repr(var) + " is not a Variable");
+    g.push_back(grad_for(PyList_GET_ITEM(grads, i), var_value(var), fn));
+    v.push_back(writable_var(var, fn));
+    m1.push_back(writable_var(PyList_GET_ITEM(ms, i), fn));
+    v1.push_back(writable_var(PyList_GET_ITEM(vs, i), fn));
+    if (PyList_GET_SIZE(vhats)) vh.push_back(writable_var(PyList_GET_ITEM(vhats, i), fn));
+  }
+  ops::adam_apply(v, g, m1, v1, vh, lr, b1, b2, eps, step);
+  bump_iterations(args[9]);
+  Py_RETURN_NONE;
+  PFT_CATCH(nullptr)
+}
+
+// split_pairs(pairs, index): apply_gradients' loop over (gradient, variable) pairs for the common case, every
+// pair a 2-tuple (or 2-list) of a gradient (not None) and a Variable the optimizer was built with. Returns
+// (grads, variables, slot indices), or None for anything else (the Python loop then warns or raises as
+// Keras does).
+static PyObject* fast_split_pairs(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  PFT_TRY
+  if (nargs != 2 || !PyDict_Check(args[1])) throw pft::TypeError("split_pairs(pairs, index: dict)");
+  PyObject *pairs = args[0], *index = args[1];
+  if (!PyList_Check(pairs)) Py_RETURN_NONE;
+  const Py_ssize_t n = PyList_GET_SIZE(pairs);
+  py::list grads(n), vars(n), idx(n);
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject* p = PyList_GET_ITEM(pairs, i);
+    PyObject *g, *v;
+    if (PyTuple_CheckExact(p) && PyTuple_GET_SIZE(p) == 2) {
+      g = PyTuple_GET_ITEM(p, 0);
+      v = PyTuple_GET_ITEM(p, 1);
+    } else if (PyList_CheckExact(p) && PyList_GET_SIZE(p) == 2) {
+      g = PyList_GET_ITEM(p, 0);
+      v = PyList_GET_ITEM(p, 1);
+    } else {
+      Py_RETURN_NONE;
+    }
+    if (g == Py_None || !is_variable(v)) Py_RETURN_NONE;
+    py::object key = py::reinterpret_steal<py::object>(PyLong_FromLongLong(var_value(v)->id));
+    if (!key) throw py::error_already_set();
+    PyObject* k = PyDict_GetItemWithError(index, key.ptr());
+    if (!k) {
+      if (PyErr_Occurred()) throw py::error_already_set();
+      Py_RETURN_NONE;
+    }
+    Py_INCREF(g), Py_INCREF(v), Py_INCREF(k);
+    PyList_SET_ITEM(grads.ptr(), i, g);
+    PyList_SET_ITEM(vars.ptr(), i, v);
+    PyList_SET_ITEM(idx.ptr(), i, k);
+  }
+  return PyTuple_Pack(3, grads.ptr(), vars.ptr(), idx.ptr());
+  PFT_CATCH(nullptr)
+}
+
 #define PFT_FAST(name, fn, sig) {name, (PyCFunction)(void (*)(void))fn, METH_FASTCALL | METH_KEYWORDS, sig}
 static PyMethodDef fast_functions[] = {
     PFT_FAST("matmul", fast_matmul,
@@ -1627,6 +1744,13 @@ static PyMethodDef fast_functions[] = {
              "reduce_mean(input_tensor: object, axis: object = None, keepdims: bool = False, name: object = None) -> object\n"),
     PFT_FAST("where", fast_where,
              "where(condition: object, x: object = None, y: object = None, name: object = None) -> object\n"),
+    {"sgd_apply", (PyCFunction)(void (*)(void))fast_sgd_apply, METH_FASTCALL,
+     "sgd_apply(arg0: list, arg1: list, arg2: list, arg3: float, arg4: float, arg5: bool, arg6: object) -> None\n"},
+    {"adam_apply", (PyCFunction)(void (*)(void))fast_adam_apply, METH_FASTCALL,
+     "adam_apply(arg0: list, arg1: list, arg2: list, arg3: list, arg4: list, arg5: float, arg6: float, arg7: float, "
+     "arg8: float, arg9: object) -> None\n"},
+    {"split_pairs", (PyCFunction)(void (*)(void))fast_split_pairs, METH_FASTCALL,
+     "split_pairs(arg0: object, arg1: dict) -> object\n"},
     {nullptr, nullptr, 0, nullptr}};
 #undef PFT_FAST
 
@@ -1909,46 +2033,6 @@ PYBIND11_MODULE(_core, m) {
   });
 
   // ---- optimizers
-  m.def("adam_apply", [](py::list vars, py::list grads, py::list ms, py::list vs, py::list vhats, double lr,
-                         double b1, double b2, double eps, py::handle iterations) {
-    const int64_t step = iteration_count(iterations) + 1;
-    std::vector<TensorPtr> v, g, m1, v1, vh;
-    auto writable = [](py::handle var) -> TensorPtr {
-      if (!is_variable(var.ptr())) throw pft::TypeError("Adam.apply_gradients: " + value_repr(var.ptr()) + " is not a Variable");
-      var_writable(as_var(var.ptr()), true);
-      return as_var(var.ptr())->value;
-    };
-    for (size_t i = 0; i < vars.size(); i++) {
-      const TensorPtr& cur = var_value(py::handle(vars[i]).ptr());
-      g.push_back(grad_for(py::handle(grads[i]).ptr(), cur, "Adam.apply_gradients"));
-      v.push_back(writable(vars[i]));
-      m1.push_back(writable(ms[i]));
-      v1.push_back(writable(vs[i]));
-      if (vhats.size()) vh.push_back(writable(vhats[i]));
-    }
-    ops::adam_apply(v, g, m1, v1, vh, lr, b1, b2, eps, step);
-    bump_iterations(iterations);
-  });
-  m.def("sgd_apply", [](py::list vars, py::list grads, py::list moms, double lr, double momentum, bool nesterov,
-                        py::handle iterations) {
-    std::vector<TensorPtr> v, g, mo;
-    for (size_t i = 0; i < vars.size(); i++) {
-      py::handle var = vars[i];
-      if (!is_variable(var.ptr())) throw pft::TypeError("SGD.apply_gradients: " + value_repr(var.ptr()) + " is not a Variable");
-      const TensorPtr& cur = var_value(var.ptr());
-      TensorPtr gt = grad_for(py::handle(grads[i]).ptr(), cur, "SGD.apply_gradients");
-      var_writable(as_var(var.ptr()), true);
-      v.push_back(as_var(var.ptr())->value);
-      g.push_back(gt);
-      if (moms.size()) {
-        var_writable(as_var(py::handle(moms[i]).ptr()), true);
-        mo.push_back(as_var(py::handle(moms[i]).ptr())->value);
-      }
-    }
-    ops::sgd_apply(v, g, mo, lr, momentum, nesterov);
-    bump_iterations(iterations);
-  });
-
   // ---- the tape: a C type (tape_type below), the base class of GradientTape
   if (PyType_Ready(&TapeType) < 0) throw py::error_already_set();
   Py_INCREF(&TapeType);

@@ -124,6 +124,60 @@ def test_sgd_accepts_generators_and_tuples():
     assert int(opt.iterations.numpy()) == 2
 
 
+@pytest.mark.parametrize("opt_name", ["sgd", "sgd_momentum", "adam", "adam_amsgrad"])
+@pytest.mark.parametrize("form", ["list of tuples", "list of lists", "zip", "generator", "tuple of tuples",
+                                  "numpy gradient", "repeated variable", "one None"])
+def test_apply_gradients_native_split_and_python_loop_agree(opt_name, form):
+    """apply_gradients splits a plain list of (gradient, known variable) pairs natively and leaves every other
+    form to the Python loop: both must update the same way."""
+    make = {"sgd": lambda: tf.keras.optimizers.SGD(0.1), "sgd_momentum": lambda: tf.keras.optimizers.SGD(0.1, 0.9),
+            "adam": lambda: tf.keras.optimizers.Adam(0.01),
+            "adam_amsgrad": lambda: tf.keras.optimizers.Adam(0.01, amsgrad=True)}[opt_name]
+    rng = np.random.default_rng(5)
+    a0, b0 = rng.standard_normal(3).astype(np.float32), rng.standard_normal((2, 2)).astype(np.float32)
+    results = []
+    for native in (True, False):
+        a, b = tf.Variable(a0), tf.Variable(b0)
+        opt = make()
+        opt.build([a, b])
+        if not native:  # disable the native split: every form takes the Python loop
+            split, tf._core.split_pairs = tf._core.split_pairs, lambda pairs, index: None
+        try:
+            for step in range(3):
+                ga, gb = (rng.standard_normal(3).astype(np.float32) if native else None,
+                          rng.standard_normal((2, 2)).astype(np.float32) if native else None)
+                if native:
+                    results.append((ga, gb))
+                else:
+                    ga, gb = results[step]
+                pairs = [(tf.constant(ga), a), (tf.constant(gb), b)]
+                if form == "list of lists":
+                    pairs = [list(p) for p in pairs]
+                elif form == "zip":
+                    pairs = zip([p[0] for p in pairs], [a, b])
+                elif form == "generator":
+                    pairs = (p for p in pairs)
+                elif form == "tuple of tuples":
+                    pairs = tuple(pairs)
+                elif form == "numpy gradient":
+                    pairs = [(ga, a), (gb, b)]
+                elif form == "repeated variable":
+                    pairs = [(tf.constant(ga), a), (tf.constant(gb), b), (tf.constant(ga), a)]
+                elif form == "one None":
+                    pairs = [(None, a), (tf.constant(gb), b)]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    opt.apply_gradients(pairs)
+        finally:
+            if not native:
+                tf._core.split_pairs = split
+        results.append((a.numpy(), b.numpy(), int(opt.iterations.numpy())))
+    native_out, python_out = results[3], results[-1]
+    np.testing.assert_array_equal(native_out[0], python_out[0])
+    np.testing.assert_array_equal(native_out[1], python_out[1])
+    assert native_out[2] == python_out[2] == 3
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("config", [(0.05, 0.0, False), (0.02, 0.9, False), (0.02, 0.9, True)], ids=_ids)
 def test_sgd_training_trajectory_with_tape(config, dtype):

@@ -75,6 +75,11 @@ class Optimizer:
         """Applies (gradient, variable) pairs from any iterable (``zip(...)`` included) in one native call.
         None gradients are skipped with Keras's warning; all None raises ``ValueError``."""
         pairs = grads_and_vars if isinstance(grads_and_vars, list) else list(grads_and_vars)
+        if self.built:  # the common case, every pair a gradient and a known variable: split natively
+            split = _core.split_pairs(pairs, self._index)
+            if split is not None:
+                self._update(split[0], split[1], self._current_lr(), split[2])
+                return self.iterations
         if not self.built:  # Keras builds with every variable passed, None gradients included
             for _, v in pairs:
                 if not isinstance(v, _core.VariableBase):
@@ -123,7 +128,9 @@ class Optimizer:
             return self._lr_const
         return self.learning_rate
 
-    def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
+    def _update(self, grads: List[Any], variables: List[Variable], lr: float,
+                idx: Optional[List[int]] = None) -> None:
+        """Updates `variables` in place; `idx`: their positions in the optimizer's variable list."""
         raise NotImplementedError
 
 
@@ -148,8 +155,12 @@ class SGD(Optimizer):
     def _slot_variables(self) -> List[Variable]:
         return list(self.momentums)
 
-    def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
-        moms = [self.momentums[self._index[v._id]] for v in variables] if self.momentum != 0 else []
+    def _update(self, grads: List[Any], variables: List[Variable], lr: float,
+                idx: Optional[List[int]] = None) -> None:
+        if self.momentum != 0:
+            moms = [self.momentums[i] for i in (idx if idx is not None else [self._index[v._id] for v in variables])]
+        else:
+            moms = []
         _core.sgd_apply(variables, grads, moms, lr, self.momentum, self.nesterov, self.iterations)
 
 
@@ -179,8 +190,10 @@ class Adam(Optimizer):
     def _slot_variables(self) -> List[Variable]:
         return list(self._momentums) + list(self._velocities) + list(self._velocity_hats)
 
-    def _update(self, grads: List[Any], variables: List[Variable], lr: float) -> None:
-        idx = [self._index[v._id] for v in variables]
+    def _update(self, grads: List[Any], variables: List[Variable], lr: float,
+                idx: Optional[List[int]] = None) -> None:
+        if idx is None:
+            idx = [self._index[v._id] for v in variables]
         _core.adam_apply(variables, grads, [self._momentums[i] for i in idx], [self._velocities[i] for i in idx],
                          [self._velocity_hats[i] for i in idx] if self.amsgrad else [], lr, self.beta_1,
                          self.beta_2, self.epsilon, self.iterations)
