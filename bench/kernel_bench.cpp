@@ -90,6 +90,15 @@ static void check_kernels() {
     for (int64_t c = 0; c < C; c++)
       check("softmax-CE backward", dz[n * C + c] + 1e-3, std::exp(z[n * C + c] - m) / s - (c == lab[n]) + 1e-3, 1e-4);
   }
+  {  // the fused batch mean: loss = mean of the rows above, gradient (softmax - onehot) / N written in one pass
+    std::vector<float> dzm(N * C);
+    double mean = 0;
+    for (int64_t n = 0; n < N; n++) mean += l[n];
+    mean /= double(N);
+    check("softmax-CE mean forward", cpu::sparse_softmax_xent_mean<float, int32_t>(dzm.data(), z.data(), lab.data(), N, C),
+          mean, 1e-5);
+    for (int64_t i = 0; i < N * C; i++) check("softmax-CE mean backward", dzm[i] * float(N), dz[i], 1e-4);
+  }
   // dense relu: forward and dW against double loops
   const int64_t B = 19, Din = 23, K = 17;
   auto x = randv(B * Din, -1, 1, 4), w = randv(Din * K, -1, 1, 5), b = randv(K, -1, 1, 6), dy = randv(B * K, -1, 1, 7);
@@ -165,6 +174,10 @@ int main(int argc, char** argv) {
         reps);
     double gbs = 3.0 * N * C * 4 * MB / t;  // logits read twice, dlogits written once
     std::printf("%-38s %10.3f %10.1f %12.2f\n", "softmax-CE fwd+bwd 65536x256 (3 arr)", t * 1e3, gbs, gbs / triad_gbs);
+    // the batch mean fused in (Keras's default reduction): logits read once, dlogits written once
+    t = time_min([&] { cpu::sparse_softmax_xent_mean<float, int32_t>(dz.data(), z.data(), lab.data(), N, C); }, reps);
+    gbs = 2.0 * N * C * 4 * MB / t;
+    std::printf("%-38s %10.3f %10.1f %12.2f\n", "softmax-CE mean fwd+bwd (2 arrays)", t * 1e3, gbs, gbs / triad_gbs);
   }
 
   // ---- compute-bound: dense forward+backward against sgemm --------------------------------------------
