@@ -254,7 +254,14 @@ struct Export {
   TensorPtr keep;
   int64_t shape[kMaxRank];
 };
-static void export_deleter(DLManagedTensor* self) { delete static_cast<Export*>(self->manager_ctx); }
+// The consumer may free its tensor on any thread: the reference is dropped under the GIL (tensor.h), and
+// left alone once the interpreter is finalizing (the memory is reclaimed with the process).
+static void export_deleter(DLManagedTensor* self) {
+  if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
+  const PyGILState_STATE st = PyGILState_Ensure();
+  delete static_cast<Export*>(self->manager_ctx);
+  PyGILState_Release(st);
+}
 static void capsule_destructor(PyObject* cap) {
   if (!PyCapsule_IsValid(cap, "dltensor")) return;  // consumed ("used_dltensor"): the consumer owns it
   auto* mt = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
@@ -484,7 +491,7 @@ static inline bool is_tensorlike(PyObject* o) { return is_tensor(o) || is_variab
 // Converts the inputs of a same-dtype op: the first tensor among them fixes the dtype and the others
 // are converted to it (TF's args_to_matching_eager); with no tensor, the first value's own dtype.
 // A Python float operand of a floating tensor op (`0.5 * x`, `x - delta`): the 0-d constant comes from a
-// small per-thread cache keyed by dtype and value, so a loss written with literals does not build the same
+// small cache keyed by dtype and value, so a loss written with literals does not build the same
 // constants every step. The cached tensors never reach user code (only the op and its tape entry hold
 // them), so sharing one among ops is invisible: tensors are immutable, and a Variable write is
 // copy-on-write when its storage is shared.
@@ -496,7 +503,7 @@ static TensorPtr float_operand(PyObject* o, const TensorPtr& other, const char* 
     DType dt;
     TensorPtr t;
   };
-  thread_local Slot cache[kSlots];
+  static Slot cache[kSlots];  // used under the GIL; not thread_local (tensor.h: no tensor in thread-local storage)
   const double v = PyFloat_AS_DOUBLE(o);
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);
@@ -2092,6 +2099,10 @@ PYBIND11_MODULE(_core, m) {
     auto out = empty(t->dtype, t->shape, t->device());
     copy_bytes(out->raw(), out->device(), t->raw(), t->device(), t->nbytes());
     return wrap_obj(out);
+  });
+  m.def("_use_count", [](py::handle x) {  // tests: references to the tensor's header and to its storage
+    TensorPtr t = arg_tensor(x, "_use_count");
+    return py::make_tuple(t.use_count() - 1, t->storage.use_count());  // less the local copy above
   });
   m.def("alias", [](py::handle x) {
     TensorPtr t = arg_tensor(x, "alias");

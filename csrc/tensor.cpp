@@ -106,8 +106,8 @@ struct PoolAllocator {
 static_assert(alignof(std::max_align_t) >= alignof(Storage), "pool blocks are max_align_t aligned");
 }  // namespace
 
-static std::shared_ptr<TensorImpl> new_impl() { return std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>()); }
-static std::shared_ptr<Storage> new_storage() { return std::allocate_shared<Storage>(PoolAllocator<Storage>()); }
+static TensorPtr new_impl() { return std::__allocate_shared<TensorImpl, __gnu_cxx::_S_single>(PoolAllocator<TensorImpl>()); }
+static StoragePtr new_storage() { return std::__allocate_shared<Storage, __gnu_cxx::_S_single>(PoolAllocator<Storage>()); }
 
 static std::atomic<int64_t> g_next_id{1};
 // Ids come from per-thread blocks of the global counter: unique across threads, increasing within one

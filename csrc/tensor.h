@@ -160,7 +160,16 @@ struct Storage {
     if (release) release(release_ctx, data);
   }
 };
-using StoragePtr = std::shared_ptr<Storage>;
+// Reference counts are not atomic (libstdc++'s single-threaded policy). Every copy and release of a
+// TensorPtr or StoragePtr happens with the GIL held: ops run from Python; the regions that release the
+// GIL (ops::GILRelease around large kernels, device-to-host copies) pass raw pointers only; OpenMP and
+// OpenBLAS threads see raw pointers only; an exported DLPack tensor is released under the GIL (its deleter
+// takes it, whatever thread the consumer frees it on); and no thread_local holds a tensor (thread-exit
+// destructors run without the GIL). An atomic increment and decrement per copy cost about 9% of a small
+// training step (measured on the seed Huber step: 9.7 -> 8.9 us).
+template <class T>
+using RcPtr = std::__shared_ptr<T, __gnu_cxx::_S_single>;
+using StoragePtr = RcPtr<Storage>;
 
 StoragePtr alloc_storage(size_t nbytes, Device dev);
 // Frees the cached large CPU blocks (tensor.cpp keeps freed blocks >= 1 MiB for reuse).
@@ -215,7 +224,7 @@ struct TensorImpl {
   uint32_t flags = 0;
   // Keras's `_keras_logits`: the pre-activation of a Keras softmax/sigmoid output, so the losses can
   // take the stable fused logits path (set only by keras.activations).
-  std::shared_ptr<TensorImpl> keras_logits;
+  RcPtr<TensorImpl> keras_logits;
 
   void* raw() const { return static_cast<char*>(storage->data) + offset; }
   template <class T>
@@ -224,7 +233,7 @@ struct TensorImpl {
   int ndim() const { return shape.ndim; }
   const Device& device() const { return storage->device; }
 };
-using TensorPtr = std::shared_ptr<TensorImpl>;
+using TensorPtr = RcPtr<TensorImpl>;
 
 // Allocates an uninitialised contiguous tensor with a fresh id.
 TensorPtr empty(DType dt, const Shape& shape, Device dev = Device{});

@@ -701,7 +701,7 @@ def test_fast_call_functions_accept_what_tf_accepts(call, want):
 
 
 def test_python_float_operands_keep_their_value_sign_and_dtype():
-    """Python-float operands come from a small per-thread constant cache: every value (-0.0 against 0.0,
+    """Python-float operands come from a small constant cache: every value (-0.0 against 0.0,
     NaN, values that collide in the cache) and every dtype must still give its own constant."""
     x32 = tf.constant([1.0, -2.0, 3.5])
     x64 = tf.constant([1.0, -2.0, 3.5], dtype=tf.float64)

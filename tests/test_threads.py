@@ -13,6 +13,7 @@ count while other threads run ops is safe.
 """
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -406,3 +407,85 @@ def test_set_intra_op_threads_rejects_negative(bad):
     with pytest.raises(ValueError, match="thread"):
         cfg.set_intra_op_parallelism_threads(bad)
     assert cfg.get_intra_op_parallelism_threads() == start
+
+
+# ---- reference counts: not atomic, so every count change must happen under the GIL (csrc/tensor.h) ----------
+def test_shared_tensors_keep_exact_reference_counts_across_threads_and_released_gil():
+    """Eight threads share tensors: small ops (GIL held) churn their reference counts while large matmuls run
+    with the GIL released. Afterwards every count is back where it started (a lost update would leak or
+    free early) and the results match a serial run."""
+    rng = np.random.default_rng(3)
+    big = tf.constant(rng.standard_normal((384, 384)).astype(np.float32))  # its matmul releases the GIL
+    small = tf.constant(rng.standard_normal((4, 4)).astype(np.float32))
+    v = tf.Variable(rng.standard_normal((4, 4)).astype(np.float32))
+    before = (tf._core._use_count(big), tf._core._use_count(small))
+
+    def work(k):
+        out = []
+        for i in range(40):
+            with tf.GradientTape() as tape:
+                y = tf.reduce_sum(tf.matmul(small, v) * small + float(k))
+                z = tf.matmul(big, big) if i % 8 == 0 else big
+            g = tape.gradient(y, v)
+            out.append((float(y), g.numpy().copy(), float(tf.reduce_sum(z[:1, :1]))))
+            del y, z, g, tape
+        return out
+
+    serial = [work(k) for k in range(8)]
+    results, errors = [None] * 8, []
+
+    def run(k):
+        try:
+            results[k] = work(k)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors
+    for k in range(8):
+        for (a, ga, za), (b, gb, zb) in zip(results[k], serial[k]):
+            assert a == b and za == zb
+            np.testing.assert_array_equal(ga, gb)
+    gc.collect()
+    assert (tf._core._use_count(big), tf._core._use_count(small)) == before
+
+
+def test_dlpack_export_released_without_the_gil_on_another_thread():
+    """A DLPack consumer may free the exported tensor on any thread without the GIL: the deleter takes the
+    GIL to drop its reference (the counts are not atomic)."""
+    import ctypes
+
+    t = tf.constant(np.arange(12, dtype=np.float32).reshape(3, 4))
+    base = tf._core._use_count(t)
+    caps = [t.__dlpack__() for _ in range(16)]
+    assert tf._core._use_count(t)[0] == base[0] + 16
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    rename = ctypes.pythonapi.PyCapsule_SetName
+    rename.restype, rename.argtypes = ctypes.c_int, [ctypes.py_object, ctypes.c_char_p]
+    managed = []
+    for c in caps:  # consume like a foreign framework: take the pointer, mark the capsule used
+        managed.append(get(c, b"dltensor"))
+        rename(c, b"used_dltensor")
+    # DLManagedTensor = {DLTensor (48 bytes), manager_ctx, deleter}: call deleter(self) through a CFUNCTYPE,
+    # which releases the GIL for the call, from several threads at once
+    deleter_of = lambda p: ctypes.cast(ctypes.c_void_p.from_address(p + 48 + 8).value,  # noqa: E731
+                                       ctypes.CFUNCTYPE(None, ctypes.c_void_p))
+    threads = [threading.Thread(target=lambda p=p: deleter_of(p)(p)) for p in managed]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    del caps
+    gc.collect()
+    assert tf._core._use_count(t) == base
+    np.testing.assert_array_equal(t.numpy(), np.arange(12, dtype=np.float32).reshape(3, 4))
