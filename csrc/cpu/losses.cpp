@@ -222,7 +222,7 @@ static inline float row_exp_sum8(const float* z, int64_t C, float m, float* e) {
 
 template <class T, class I>
 T sparse_softmax_xent_mean(T* dlogits, const T* logits, const I* labels, int64_t N, int64_t C) {
-  constexpr int64_t kRows = 256;
+  constexpr int64_t kRows = 256, kAhead = 4;
   const int64_t blocks = (N + kRows - 1) / kRows;
   std::vector<double> partial(size_t(blocks), 0.0);
   const T gN = T(1) / T(N);  // d(mean)/d(row loss), as the unfused mean's backward computes it
@@ -233,6 +233,14 @@ T sparse_softmax_xent_mean(T* dlogits, const T* logits, const I* labels, int64_t
     const int64_t end = std::min(N, (b + 1) * kRows);
     for (int64_t n = b * kRows; n < end; n++) {
       const T* z = logits + n * C;
+#if defined(__AVX__)
+      // Fetch a row a few rows ahead while this one is worked on in L1: the first pass over a row (its
+      // max) otherwise waits for memory while the exp pass leaves the memory bus idle.
+      if (n + kAhead < N) {
+        const char* ahead = reinterpret_cast<const char*>(logits + (n + kAhead) * C);
+        for (int64_t off = 0; off < C * int64_t(sizeof(T)); off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+      }
+#endif
       const T m = row_max(z, C);
       T s;
 #if defined(__AVX2__)
