@@ -220,6 +220,31 @@ static inline float row_exp_sum8(const float* z, int64_t C, float m, float* e) {
 }
 #endif
 
+// sum_c exp(z_c - m) in row_sum_exp's eight-lane order; with e, the exps are also kept there. Float rows
+// with no NaN and a finite max take the AVX2 loop above.
+template <class T>
+static inline T row_exp_sum(const T* z, int64_t C, T m, T* e) {
+#if defined(__AVX2__)
+  if constexpr (std::is_same<T, float>::value)
+    if (row_is_plain(z, C, m)) return row_exp_sum8(z, C, m, e);
+#endif
+  if (!e) return row_sum_exp(z, C, m);
+  T lane[8] = {};
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8)
+    for (int k = 0; k < 8; k++) {
+      const T v = math::exp_nonpos(T(z[c + k] - m));
+      e[c + k] = v;
+      lane[k] += v;
+    }
+  T s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  for (; c < C; c++) {
+    e[c] = math::exp_nonpos(T(z[c] - m));
+    s += e[c];
+  }
+  return s;
+}
+
 template <class T, class I>
 T sparse_softmax_xent_mean(T* dlogits, const T* logits, const I* labels, int64_t N, int64_t C) {
   constexpr int64_t kRows = 256, kAhead = 4;
@@ -242,35 +267,7 @@ T sparse_softmax_xent_mean(T* dlogits, const T* logits, const I* labels, int64_t
       }
 #endif
       const T m = row_max(z, C);
-      T s;
-#if defined(__AVX2__)
-      if constexpr (std::is_same<T, float>::value) {
-        if (row_is_plain(z, C, m)) {
-          s = row_exp_sum8(z, C, m, dlogits ? e : nullptr);
-          goto have_sum;
-        }
-      }
-#endif
-      if (dlogits) {
-        T lane[8] = {};
-        int64_t c = 0;
-        for (; c + 8 <= C; c += 8)
-          for (int k = 0; k < 8; k++) {
-            const T v = math::exp_nonpos(T(z[c + k] - m));
-            e[c + k] = v;
-            lane[k] += v;
-          }
-        s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-        for (; c < C; c++) {
-          e[c] = math::exp_nonpos(T(z[c] - m));
-          s += e[c];
-        }
-      } else {
-        s = row_sum_exp(z, C, m);
-      }
-#if defined(__AVX2__)
-    have_sum:
-#endif
+      const T s = row_exp_sum(z, C, m, dlogits ? e : nullptr);
       const I l = labels[n];
       acc += double(std::log(s) - (z[l] - m));
       if (dlogits) {
