@@ -49,7 +49,7 @@ def loss_bandwidth(kind, n):
 
     def step():
         with tf.GradientTape() as tape:
-            loss = _core.pointwise_loss(kind, y, p, 1.0)
+            loss = getattr(_core, kind)(y, p, 1.0)
         return tape.gradient(loss, p)
     t = timeit(step)
     return 5 * 4 * n / t / 1e9, t  # forward reads pred+target, backward reads both and writes the gradient
@@ -84,7 +84,7 @@ def w4(batch=4096, sizes=(784, 2048, 2048, 10)):
             with tf.GradientTape() as tape:
                 h = x
                 for i, (w, b) in enumerate(zip(ws, bs)):
-                    h = _core.dense(h, w, b, 1 if i < len(ws) - 1 else 0)
+                    h = _core.dense(h, w, b, _core.ACTIVATIONS["relu" if i < len(ws) - 1 else "linear"])
                 loss = tf.reduce_mean(_core.sparse_softmax_cross_entropy(y, h))
             opt.apply_gradients(zip(tape.gradient(loss, params), params))
 
@@ -151,7 +151,7 @@ def main() -> None:
     print("GPU:", _core.gpu_name(0))
     copy = copy_bandwidth(1 << 28)
     rows = []
-    for name, kind in (("MSE loss+grad 2^24", 0), ("Huber loss+grad 2^24", 1)):
+    for name, kind in (("MSE loss+grad 2^24", "mean_squared_error"), ("Huber loss+grad 2^24", "huber")):
         gbs, t = loss_bandwidth(kind, 1 << 24)
         rows.append((name, f"{t * 1e3:.3f} ms", f"{gbs:.0f} GB/s = {gbs / copy:.0%} of copy", gbs / copy >= 0.70))
     gbs, t = xent_bandwidth(65536, 256)

@@ -61,7 +61,8 @@ static void check_kernels() {
   const int64_t N = 37, D = 53, C = 11;
   auto p = randv(N * D, -2, 2, 1), t = randv(N * D, -2, 2, 2);
   std::vector<float> loss(N), dpred(N * D), dl(N, 1.0f);
-  for (int kind = 0; kind < 2; kind++) {
+  for (PointwiseLoss kind : {PointwiseLoss::MeanSquaredError, PointwiseLoss::Huber}) {
+    const bool mse = kind == PointwiseLoss::MeanSquaredError;
     const float delta = 1.0f;
     cpu::pointwise_loss_forward<float>(kind, loss.data(), p.data(), t.data(), N, D, delta);
     cpu::pointwise_loss_backward<float>(kind, dpred.data(), dl.data(), p.data(), t.data(), N, D, delta);
@@ -69,11 +70,11 @@ static void check_kernels() {
       double s = 0;
       for (int64_t d = 0; d < D; d++) {
         double e = double(p[n * D + d]) - t[n * D + d];
-        s += kind == 0 ? e * e : (std::abs(e) <= delta ? 0.5 * e * e : delta * std::abs(e) - 0.5 * delta * delta);
-        double g = kind == 0 ? 2 * e : std::max(-double(delta), std::min(double(delta), e));
-        check(kind == 0 ? "mse backward" : "huber backward", dpred[n * D + d], g / D, 1e-5);
+        s += mse ? e * e : (std::abs(e) <= delta ? 0.5 * e * e : delta * std::abs(e) - 0.5 * delta * delta);
+        double g = mse ? 2 * e : std::max(-double(delta), std::min(double(delta), e));
+        check(mse ? "mse backward" : "huber backward", dpred[n * D + d], g / D, 1e-5);
       }
-      check(kind == 0 ? "mse forward" : "huber forward", loss[n], s / D, 1e-5);
+      check(mse ? "mse forward" : "huber forward", loss[n], s / D, 1e-5);
     }
   }
   auto z = randv(N * C, -30, 30, 3);
@@ -103,9 +104,9 @@ static void check_kernels() {
   const int64_t B = 19, Din = 23, K = 17;
   auto x = randv(B * Din, -1, 1, 4), w = randv(Din * K, -1, 1, 5), b = randv(K, -1, 1, 6), dy = randv(B * K, -1, 1, 7);
   std::vector<float> y(B * K), dx(B * Din), dw(Din * K), db(K), scratch(B * K), partial(64 * K);
-  cpu::dense_forward<float>(y.data(), x.data(), w.data(), b.data(), B, Din, K, 1);
+  cpu::dense_forward<float>(y.data(), x.data(), w.data(), b.data(), B, Din, K, Activation::Relu);
   cpu::dense_backward<float>(dx.data(), dw.data(), db.data(), scratch.data(), partial.data(), 64, dy.data(), x.data(),
-                             w.data(), y.data(), B, Din, K, 1);
+                             w.data(), y.data(), B, Din, K, Activation::Relu);
   std::vector<double> zref(B * K);
   for (int64_t i = 0; i < B; i++)
     for (int64_t k = 0; k < K; k++) {
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
               "ms", "GB/s", "vs triad");
   std::printf("%-38s %10.3f %10.1f %12s\n", "memcpy (read+write)", t_copy * 1e3, copy_gbs, "");
   std::printf("%-38s %10.3f %10.1f %12s\n", "triad a = b + s*c (2 reads, 1 write)", t_triad * 1e3, triad_gbs, "1.00");
-  for (int kind = 0; kind < 2; kind++) {
+  for (PointwiseLoss kind : {PointwiseLoss::MeanSquaredError, PointwiseLoss::Huber}) {
     double t = time_min(
         [&] {
           cpu::pointwise_loss_forward<float>(kind, loss.data(), a.data(), b.data(), 1, n, 1.0f);
@@ -157,7 +158,7 @@ int main(int argc, char** argv) {
         },
         reps);
     double gbs = 5.0 * n * 4 * MB / t;  // forward reads 2 arrays; backward reads 2, writes 1
-    std::printf("%-38s %10.3f %10.1f %12.2f\n", kind == 0 ? "fused MSE fwd+bwd (5 arrays)" : "fused Huber fwd+bwd (5 arrays)",
+    std::printf("%-38s %10.3f %10.1f %12.2f\n", kind == PointwiseLoss::MeanSquaredError ? "fused MSE fwd+bwd (5 arrays)" : "fused Huber fwd+bwd (5 arrays)",
                 t * 1e3, gbs, gbs / triad_gbs);
   }
   {
@@ -193,18 +194,18 @@ int main(int argc, char** argv) {
                             (blasint)D, w.data(), (blasint)K, 0.0f, y.data(), (blasint)K);
         },
         quick ? 3 : 10);
-    double t_fwd = time_min([&] { cpu::dense_forward<float>(y.data(), x.data(), w.data(), bias.data(), B, D, K, 1); },
+    double t_fwd = time_min([&] { cpu::dense_forward<float>(y.data(), x.data(), w.data(), bias.data(), B, D, K, Activation::Relu); },
                             quick ? 3 : 10);
     double t_bwd = time_min(
         [&] {
           cpu::dense_backward<float>(nullptr, dw.data(), db.data(), dz.data(), partial.data(), intra_op_threads(),
-                                     dy.data(), x.data(), w.data(), y.data(), B, D, K, 1);
+                                     dy.data(), x.data(), w.data(), y.data(), B, D, K, Activation::Relu);
         },
         quick ? 3 : 10);
     double t_bwd_dx = time_min(
         [&] {
           cpu::dense_backward<float>(dx.data(), dw.data(), db.data(), dz.data(), partial.data(), intra_op_threads(),
-                                     dy.data(), x.data(), w.data(), y.data(), B, D, K, 1);
+                                     dy.data(), x.data(), w.data(), y.data(), B, D, K, Activation::Relu);
         },
         quick ? 3 : 10);
     const double gf = 1e-9;

@@ -530,7 +530,7 @@ static void convert_pair(PyObject* a, PyObject* b, const char* op, TensorPtr& ta
 
 static TensorPtr binary_any(BinaryOp op, PyObject* a, PyObject* b) {
   TensorPtr ta, tb;
-  convert_pair(a, b, ops::binary_name(op), ta, tb);
+  convert_pair(a, b, binary_name(op), ta, tb);
   if (op == BinaryOp::Div && is_integer(ta->dtype) && ta->dtype == tb->dtype) {
     // TF's truediv: integer tensors are divided as float64
     ta = ops::cast(ta, DType::Float64);
@@ -562,7 +562,7 @@ static PyObject* nb_matmul(PyObject* a, PyObject* b) {
 template <UnaryOp OP>
 static PyObject* nb_unary(PyObject* a) {
   PFT_TRY
-  return wrap(ops::unary(OP, to_tensor(a, -1, "unary")));
+  return wrap(ops::unary(OP, to_tensor(a, -1, unary_name(OP))));
   PFT_CATCH(nullptr)
 }
 
@@ -637,7 +637,7 @@ static PyObject* tp_richcompare(PyObject* a, PyObject* b, int opid) {
   }
   if (op == BinaryOp::Equal || op == BinaryOp::NotEqual) {
     TensorPtr ta, tb;
-    convert_pair(a, b, ops::binary_name(op), ta, tb);
+    convert_pair(a, b, binary_name(op), ta, tb);
     if (ta->dtype == tb->dtype) {
       try {
         ops::broadcast_shapes("equal", ta->shape, tb->shape);
@@ -1847,31 +1847,14 @@ PYBIND11_MODULE(_core, m) {
   });
 
   // ---- elementwise
-  UNARY_FN("negative", UnaryOp::Neg);
-  UNARY_FN("abs", UnaryOp::Abs);
-  UNARY_FN("square", UnaryOp::Square);
-  UNARY_FN("sqrt", UnaryOp::Sqrt);
-  UNARY_FN("exp", UnaryOp::Exp);
-  UNARY_FN("log", UnaryOp::Log);
-  UNARY_FN("tanh", UnaryOp::Tanh);
-  UNARY_FN("sigmoid", UnaryOp::Sigmoid);
-  UNARY_FN("relu", UnaryOp::Relu);
-  UNARY_FN("sign", UnaryOp::Sign);
-  UNARY_FN("reciprocal", UnaryOp::Reciprocal);
-  UNARY_FN("rsqrt", UnaryOp::Rsqrt);
-  BINARY_FN("add", BinaryOp::Add);
-  BINARY_FN("subtract", BinaryOp::Sub);
-  BINARY_FN("multiply", BinaryOp::Mul);
-  BINARY_FN("divide", BinaryOp::Div);
-  BINARY_FN("pow", BinaryOp::Pow);
-  BINARY_FN("maximum", BinaryOp::Maximum);
-  BINARY_FN("minimum", BinaryOp::Minimum);
-  BINARY_FN("less", BinaryOp::Less);
-  BINARY_FN("less_equal", BinaryOp::LessEqual);
-  BINARY_FN("greater", BinaryOp::Greater);
-  BINARY_FN("greater_equal", BinaryOp::GreaterEqual);
-  BINARY_FN("equal", BinaryOp::Equal);
-  BINARY_FN("not_equal", BinaryOp::NotEqual);
+  // One function per row of the op tables (csrc/op_tables.h), named by its stem: _core.log1p, _core.add ...
+#define PFT_UNARY_BINDING(E, stem, ...) UNARY_FN(#stem, UnaryOp::E);
+  PFT_UNARY_OPS(PFT_UNARY_BINDING)
+#undef PFT_UNARY_BINDING
+#define PFT_BINARY_BINDING(E, stem) BINARY_FN(#stem, BinaryOp::E);
+  PFT_BINARY_OPS(PFT_BINARY_BINDING)
+  PFT_COMPARISON_OPS(PFT_BINARY_BINDING)
+#undef PFT_BINARY_BINDING
   m.def(
       "cast", [](py::handle x, py::handle dtype, py::handle) {
         return wrap_obj(ops::cast(arg_tensor(x, "cast"), dtype_from_py(dtype)));
@@ -1971,9 +1954,16 @@ PYBIND11_MODULE(_core, m) {
         TensorPtr tx, tw;
         convert_pair(x.ptr(), w.ptr(), "dense", tx, tw);
         TensorPtr tb = b.is_none() ? nullptr : to_tensor(b.ptr(), int(tx->dtype), "dense");
-        return wrap_obj(ops::dense(tx, tw, tb, act));
+        return wrap_obj(ops::dense(tx, tw, tb, Activation(act)));
       },
-      py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(), py::arg("activation") = 0);
+      py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(), py::arg("activation") = int(Activation::Linear));
+  {  // the activation codes dense takes, by Keras name: _core.ACTIVATIONS["relu"]
+    py::dict acts;
+#define PFT_ACTIVATION_CODE(E, stem) acts[#stem] = int(Activation::E);
+    PFT_ACTIVATIONS(PFT_ACTIVATION_CODE)
+#undef PFT_ACTIVATION_CODE
+    m.attr("ACTIVATIONS") = acts;
+  }
   m.def(
       "softmax_cross_entropy",
       [](py::handle labels, py::handle logits, double smoothing) {
@@ -1998,14 +1988,18 @@ PYBIND11_MODULE(_core, m) {
         return wrap_obj(ops::sparse_softmax_cross_entropy_mean(y, z));
       },
       py::arg("labels"), py::arg("logits"));
-  m.def(
-      "pointwise_loss",
-      [](int kind, py::handle target, py::handle pred, double param) {
-        TensorPtr p = to_tensor(pred.ptr(), -1, "loss");
-        TensorPtr t = to_tensor(target.ptr(), int(p->dtype), "loss");
-        return wrap_obj(ops::pointwise_loss(kind, t, p, param));
-      },
-      py::arg("kind"), py::arg("y_true"), py::arg("y_pred"), py::arg("param") = 0.0);
+  // The pointwise losses, one function per row of PFT_POINTWISE_LOSSES: _core.huber(y_true, y_pred, delta) ...
+#define PFT_POINTWISE_LOSS_BINDING(E, stem)                                         \
+  m.def(                                                                            \
+      #stem,                                                                        \
+      [](py::handle target, py::handle pred, double param) {                        \
+        TensorPtr p = to_tensor(pred.ptr(), -1, #stem);                             \
+        TensorPtr t = to_tensor(target.ptr(), int(p->dtype), #stem);                \
+        return wrap_obj(ops::pointwise_loss(PointwiseLoss::E, t, p, param));        \
+      },                                                                            \
+      py::arg("y_true"), py::arg("y_pred"), py::arg("param") = 0.0);
+  PFT_POINTWISE_LOSSES(PFT_POINTWISE_LOSS_BINDING)
+#undef PFT_POINTWISE_LOSS_BINDING
   m.def("from_dlpack", [](py::handle obj) {
     py::object cap;
     if (PyCapsule_CheckExact(obj.ptr())) {

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "math.h"
+#include "op_tables.h"
 #include "tensor.h"
 
 namespace pft {
@@ -24,33 +25,20 @@ struct BroadcastPlan {
 // Builds the plan for operands `in[0..k)` broadcast to `out` (shapes already checked compatible).
 BroadcastPlan make_broadcast_plan(const Shape& out, const Shape* const* in, int k);
 
-enum class UnaryOp : uint8_t { Neg, Abs, Square, Sqrt, Exp, Log, Tanh, Sigmoid, Relu, Sign, Reciprocal, Rsqrt };
-// dy * d/dx of a unary op, from x and y = op(x), in the float operations of the composed backward rule
-// (ops/elementwise.cpp, unary_backward), so the fused kernel and the composition round the same.
-template <class T>
-PFT_HD T unary_grad(UnaryOp op, T x, T y, T dy) {
-  switch (op) {
-    case UnaryOp::Neg: return T(-dy);
-    case UnaryOp::Abs: return T(dy * math::sign(x));
-    case UnaryOp::Square: return T(dy * T(x * T(2)));
-    case UnaryOp::Sqrt: return T(T(dy * T(0.5)) / y);
-    case UnaryOp::Exp: return T(dy * y);
-    case UnaryOp::Log: return T(dy / x);
-    case UnaryOp::Tanh: return T(dy * T(T(1) - T(y * y)));
-    case UnaryOp::Sigmoid: return T(dy * T(y * T(T(1) - y)));
-    case UnaryOp::Relu: return x > T(0) ? dy : T(0);
-    case UnaryOp::Sign: return T(0);
-    case UnaryOp::Reciprocal: return T(-T(dy * T(y * y)));
-    case UnaryOp::Rsqrt: return T(T(dy * T(y * T(y * y))) * T(-0.5));
-  }
-  return T(0);
-}
-enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum,                      // same dtype out
-  Less, LessEqual, Greater, GreaterEqual, Equal, NotEqual,        // bool out
-};
-inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Less; }
-enum class ReduceOp : uint8_t { Sum, Max, Min, Prod };
+// The per-element formulas of each unary op as a type: kernels take the op as a template argument, so
+// each loop is branch-free. Generated from PFT_UNARY_OPS (csrc/op_tables.h); the formulas are math::<stem>.
+template <UnaryOp Op>
+struct Unary;
+#define PFT_UNARY_ROW(E, stem, float_only)                                     \
+  template <>                                                                  \
+  struct Unary<UnaryOp::E> {                                                   \
+    template <class T>                                                         \
+    static PFT_HD T fwd(T x) { return math::stem(x); }                         \
+    template <class T>                                                         \
+    static PFT_HD T grad(T x, T y, T dy) { return math::stem##_grad(x, y, dy); } \
+  };
+PFT_UNARY_OPS(PFT_UNARY_ROW)
+#undef PFT_UNARY_ROW
 
 // The value of an empty reduction (r == 0), on both backends: 0, 1, -inf (lowest), +inf (max).
 template <class T>

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+
+#include "op_tables.h"
 
 #if defined(__CUDACC__)
 #define PFT_HD __host__ __device__ __forceinline__
@@ -49,8 +52,9 @@ PFT_HD T sigmoid(T x) {
   return x >= T(0) ? T(1) / (T(1) + z) : z / (T(1) + z);
 }
 
+// max(x, 0) as std::max and TF's Relu (Eigen cwiseMax) compute it: NaN propagates, -0 stays -0.
 template <class T>
-PFT_HD T relu(T x) { return x > T(0) ? x : T(0); }
+PFT_HD T relu(T x) { return x < T(0) ? T(0) : x; }
 
 template <class T>
 PFT_HD T sign(T x) { return x != x ? x : T((T(0) < x) - (x < T(0))); }  // NaN stays NaN
@@ -81,78 +85,135 @@ PFT_HD T minimum(T a, T b) {
   return a < b ? a : b;
 }
 
-// Huber loss and its derivative with respect to the error e = y_pred - y_true (Keras formula).
-template <class T>
-PFT_HD T huber(T e, T delta) {
-  T a = e < T(0) ? -e : e;
-  return a <= delta ? T(0.5) * e * e : delta * a - T(0.5) * delta * delta;
-}
-template <class T>
-PFT_HD T huber_grad(T e, T delta) { return e > delta ? delta : (e < -delta ? -delta : e); }
+// ---- the unary family (PFT_UNARY_OPS): y = <stem>(x) and dx = <stem>_grad(x, y, dy) ------------------
+// The gradients use the float operations of the composed backward rules (csrc/ops/elementwise.cpp,
+// unary_backward), so the fused kernel and the composition an outer tape records round the same.
+// Integer inputs reach only the ops that are not float_only; the others still compile for integers.
+template <class T> PFT_HD T negative(T x) { return T(-x); }
+template <class T> PFT_HD T negative_grad(T, T, T dy) { return T(-dy); }
+template <class T> PFT_HD T abs(T x) { return x < T(0) ? T(-x) : x; }
+template <class T> PFT_HD T abs_grad(T x, T, T dy) { return T(dy * sign(x)); }
+template <class T> PFT_HD T square(T x) { return T(x * x); }
+template <class T> PFT_HD T square_grad(T x, T, T dy) { return T(dy * T(x * T(2))); }
+template <class T> PFT_HD T sqrt(T x) { return T(std::sqrt(x)); }
+template <class T> PFT_HD T sqrt_grad(T, T y, T dy) { return T(T(dy * T(0.5)) / y); }
+template <class T> PFT_HD T exp(T x) { return T(std::exp(x)); }
+template <class T> PFT_HD T exp_grad(T, T y, T dy) { return T(dy * y); }
+template <class T> PFT_HD T log(T x) { return T(std::log(x)); }
+template <class T> PFT_HD T log_grad(T x, T, T dy) { return T(dy / x); }
+template <class T> PFT_HD T log1p(T x) { return T(std::log1p(x)); }
+template <class T> PFT_HD T log1p_grad(T x, T, T dy) { return T(dy * T(T(1) / T(x + T(1)))); }  // TF: dy * 1/(1+x)
+template <class T> PFT_HD T tanh(T x) { return T(std::tanh(x)); }
+template <class T> PFT_HD T tanh_grad(T, T y, T dy) { return T(dy * T(T(1) - T(y * y))); }
+template <class T> PFT_HD T sigmoid_grad(T, T y, T dy) { return T(dy * T(y * T(T(1) - y))); }
+template <class T> PFT_HD T relu_grad(T x, T, T dy) { return x > T(0) ? dy : T(0); }
+template <class T> PFT_HD T sign_grad(T, T, T) { return T(0); }
+template <class T> PFT_HD T reciprocal(T x) { return T(T(1) / x); }
+template <class T> PFT_HD T reciprocal_grad(T, T y, T dy) { return T(-T(dy * T(y * y))); }
+template <class T> PFT_HD T rsqrt(T x) { return T(T(1) / std::sqrt(x)); }  // 1/sqrt, not an approximate rsqrt
+template <class T> PFT_HD T rsqrt_grad(T, T y, T dy) { return T(T(dy * T(y * T(y * y))) * T(-0.5)); }
 
-// Binary cross-entropy on probabilities (Keras: p clipped to [eps, 1 - eps]) and on logits
-// (TF's sigmoid_cross_entropy_with_logits: max(x, 0) - x z + log1p(exp(-|x|)), stable for any x).
+// log(1 + e^x) as TF's Softplus kernel computes it, with its threshold log(eps) + 2 (float -13.94,
+// double -34.04): x where e^x is negligible against x, e^x where log1p(e^x) rounds to e^x, else log1p(e^x).
 template <class T>
-PFT_HD T bce_prob(T z, T p, T eps) {
-  p = p < eps ? eps : (p > T(1) - eps ? T(1) - eps : p);
-  return -(z * std::log(p) + (T(1) - z) * std::log(T(1) - p));
+PFT_HD T softplus(T x) {
+  const T threshold = sizeof(T) == 4 ? T(-13.942385152878742) : T(-34.04365338911715);
+  if (x > -threshold) return x;
+  if (x < threshold) return T(std::exp(x));
+  return T(std::log1p(std::exp(x)));
 }
-template <class T>
-PFT_HD T bce_prob_grad(T z, T p, T eps) {  // d/dp; zero where the clip is active
-  if (p < eps || p > T(1) - eps) return T(0);
-  return -(z / p) + (T(1) - z) / (T(1) - p);
-}
-template <class T>
-PFT_HD T bce_logit(T z, T x) {
-  T ax = x < T(0) ? -x : x;
-  return (x > T(0) ? x : T(0)) - x * z + std::log1p(exp_nonpos(-ax));
-}
-template <class T>
-PFT_HD T bce_logit_grad(T z, T x) { return sigmoid(x) - z; }
 
-// Fused dense activations. y is the activation output; the derivative is written in terms of y.
-enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3, Softmax = 4 };
+// ---- the activations fused into dense (PFT_ACTIVATIONS): y = activate(a, z), dz from y ---------------
+template <class T> PFT_HD T linear(T z) { return z; }
+template <class T> PFT_HD T linear_activation_grad(T, T dy) { return dy; }
+template <class T> PFT_HD T relu_activation_grad(T y, T dy) { return y > T(0) ? dy : T(0); }
+template <class T> PFT_HD T sigmoid_activation_grad(T y, T dy) { return dy * (y * (T(1) - y)); }
+template <class T> PFT_HD T tanh_activation_grad(T y, T dy) { return dy * (T(1) - y * y); }
+using ::pft::Activation;
 template <class T>
-PFT_HD T activate(Activation a, T z) {
+PFT_HD T activate(Activation a, T z) {  // softmax normalises a whole row: the dense kernels do that part
   switch (a) {
     case Activation::Relu: return relu(z);
     case Activation::Sigmoid: return sigmoid(z);
     case Activation::Tanh: return std::tanh(z);
-    default: return z;
+    case Activation::Linear:
+    case Activation::Softmax: return linear(z);
   }
+  return z;
 }
 template <class T>
 PFT_HD T activation_grad(Activation a, T y, T dy) {  // elementwise activations only (not softmax)
   switch (a) {
-    case Activation::Relu: return y > T(0) ? dy : T(0);
-    case Activation::Sigmoid: return dy * (y * (T(1) - y));
-    case Activation::Tanh: return dy * (T(1) - y * y);
-    default: return dy;
+    case Activation::Relu: return relu_activation_grad(y, dy);
+    case Activation::Sigmoid: return sigmoid_activation_grad(y, dy);
+    case Activation::Tanh: return tanh_activation_grad(y, dy);
+    case Activation::Linear:
+    case Activation::Softmax: return linear_activation_grad(y, dy);
   }
+  return dy;
 }
 
-// The pointwise losses of the fused kernels (kind: 0 mse, 1 huber (p = delta), 2 bce on probabilities
-// (p = epsilon), 3 bce on logits) and their derivatives with respect to pred. The kind is a template
-// parameter so the kernels' inner loops are branch-free.
-template <int KIND, class T>
-PFT_HD T point_loss(T pred, T target, T p) {
-  if constexpr (KIND == 0) {
-    const T e = pred - target;
-    return e * e;
-  } else if constexpr (KIND == 1) {
-    return huber(T(pred - target), p);
-  } else if constexpr (KIND == 2) {
-    return bce_prob(target, pred, p);
-  } else {
-    return bce_logit(target, pred);
-  }
+// ---- the pointwise losses (PFT_POINTWISE_LOSSES): <stem>(pred, target, param) and d/dpred ------------
+template <class T>
+PFT_HD T mean_squared_error(T pred, T target, T) {
+  const T e = pred - target;
+  return e * e;
 }
-template <int KIND, class T>
+template <class T> PFT_HD T mean_squared_error_grad(T pred, T target, T) { return T(2) * (pred - target); }
+// Keras's Huber on the error e = pred - target: e^2/2 inside [-delta, delta], linear outside.
+template <class T>
+PFT_HD T huber(T pred, T target, T delta) {
+  const T e = pred - target;
+  const T a = e < T(0) ? -e : e;
+  return a <= delta ? T(0.5) * e * e : delta * a - T(0.5) * delta * delta;
+}
+template <class T>
+PFT_HD T huber_grad(T pred, T target, T delta) {
+  const T e = pred - target;
+  return e > delta ? delta : (e < -delta ? -delta : e);
+}
+// Binary cross-entropy on probabilities: Keras clips p to [eps, 1 - eps]; zero gradient where clipped.
+template <class T>
+PFT_HD T binary_crossentropy(T p, T z, T eps) {
+  p = p < eps ? eps : (p > T(1) - eps ? T(1) - eps : p);
+  return -(z * std::log(p) + (T(1) - z) * std::log(T(1) - p));
+}
+template <class T>
+PFT_HD T binary_crossentropy_grad(T p, T z, T eps) {
+  if (p < eps || p > T(1) - eps) return T(0);
+  return -(z / p) + (T(1) - z) / (T(1) - p);
+}
+// On logits, TF's sigmoid_cross_entropy_with_logits: max(x, 0) - x z + log1p(exp(-|x|)), stable for any x.
+template <class T>
+PFT_HD T binary_crossentropy_from_logits(T x, T z, T) {
+  T ax = x < T(0) ? -x : x;
+  return (x > T(0) ? x : T(0)) - x * z + std::log1p(exp_nonpos(-ax));
+}
+template <class T> PFT_HD T binary_crossentropy_from_logits_grad(T x, T z, T) { return sigmoid(x) - z; }
+// Keras's LogCosh: log(cosh(e)) = e + softplus(-2 e) - log 2, e = pred - target; d/dpred = tanh(e).
+template <class T>
+PFT_HD T log_cosh(T pred, T target, T) {
+  const T e = pred - target;
+  return T(e + softplus(T(e * T(-2)))) - T(0.6931471805599453);
+}
+template <class T> PFT_HD T log_cosh_grad(T pred, T target, T) { return T(std::tanh(T(pred - target))); }
+
+// The loss as a template parameter, so the kernels' inner loops are branch-free.
+template <PointwiseLoss K, class T>
+PFT_HD T point_loss(T pred, T target, T p) {
+#define PFT_POINT_LOSS_ROW(E, stem) \
+  if constexpr (K == PointwiseLoss::E) return stem(pred, target, p);
+  PFT_POINTWISE_LOSSES(PFT_POINT_LOSS_ROW)
+#undef PFT_POINT_LOSS_ROW
+  return T(0);
+}
+template <PointwiseLoss K, class T>
 PFT_HD T point_grad(T pred, T target, T p) {  // d loss / d pred
-  if constexpr (KIND == 0) return T(2) * (pred - target);
-  else if constexpr (KIND == 1) return huber_grad(T(pred - target), p);
-  else if constexpr (KIND == 2) return bce_prob_grad(target, pred, p);
-  else return bce_logit_grad(target, pred);
+#define PFT_POINT_GRAD_ROW(E, stem) \
+  if constexpr (K == PointwiseLoss::E) return stem##_grad(pred, target, p);
+  PFT_POINTWISE_LOSSES(PFT_POINT_GRAD_ROW)
+#undef PFT_POINT_GRAD_ROW
+  return T(0);
 }
 
 }  // namespace math

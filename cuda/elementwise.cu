@@ -29,28 +29,11 @@ void fill_forward(T* out, T value, int64_t n) {
 }
 
 // ---- unary -----------------------------------------------------------------------------------------
-// The CPU's formulas, including its integer behaviour: std::sqrt/exp/log/tanh of an integer compute in
-// double and truncate back, Reciprocal of an integer is an integer division.
-template <UnaryOp Op, class T>
-__device__ __forceinline__ T unary_apply(T v) {
-  if constexpr (Op == UnaryOp::Neg) return T(-v);
-  else if constexpr (Op == UnaryOp::Abs) return v < T(0) ? T(-v) : v;
-  else if constexpr (Op == UnaryOp::Square) return T(v * v);
-  else if constexpr (Op == UnaryOp::Sqrt) return T(std::sqrt(v));
-  else if constexpr (Op == UnaryOp::Exp) return T(std::exp(v));
-  else if constexpr (Op == UnaryOp::Log) return T(std::log(v));
-  else if constexpr (Op == UnaryOp::Tanh) return T(std::tanh(v));
-  else if constexpr (Op == UnaryOp::Sigmoid) return math::sigmoid(v);
-  else if constexpr (Op == UnaryOp::Relu) return math::relu(v);
-  else if constexpr (Op == UnaryOp::Sign) return math::sign(v);
-  else if constexpr (Op == UnaryOp::Reciprocal) return T(T(1) / v);
-  else return T(T(1) / std::sqrt(v));  // Rsqrt: 1/sqrt like the CPU, not the approximate rsqrt
-}
-
-// out, x are (n,)
+// The CPU's formulas (Unary<Op>, csrc/math.h), including its integer behaviour: std::sqrt/exp/log/tanh of
+// an integer compute in double and truncate back, Reciprocal of an integer is an integer division.
 template <UnaryOp Op, class T>
 __global__ void unary_forward_kernel(T* out, const T* x, int64_t n) {
-  PFT_GRID_STRIDE(i, n) out[i] = unary_apply<Op>(x[i]);
+  PFT_GRID_STRIDE(i, n) out[i] = Unary<Op>::fwd(x[i]);
 }
 
 template <UnaryOp Op, class T>
@@ -63,36 +46,27 @@ template <class T>
 void unary_forward(UnaryOp op, T* out, const T* x, int64_t n) {
   if (n == 0) return;
   switch (op) {
-    case UnaryOp::Neg: return launch_unary<UnaryOp::Neg>(out, x, n);
-    case UnaryOp::Abs: return launch_unary<UnaryOp::Abs>(out, x, n);
-    case UnaryOp::Square: return launch_unary<UnaryOp::Square>(out, x, n);
-    case UnaryOp::Sqrt: return launch_unary<UnaryOp::Sqrt>(out, x, n);
-    case UnaryOp::Exp: return launch_unary<UnaryOp::Exp>(out, x, n);
-    case UnaryOp::Log: return launch_unary<UnaryOp::Log>(out, x, n);
-    case UnaryOp::Tanh: return launch_unary<UnaryOp::Tanh>(out, x, n);
-    case UnaryOp::Sigmoid: return launch_unary<UnaryOp::Sigmoid>(out, x, n);
-    case UnaryOp::Relu: return launch_unary<UnaryOp::Relu>(out, x, n);
-    case UnaryOp::Sign: return launch_unary<UnaryOp::Sign>(out, x, n);
-    case UnaryOp::Reciprocal: return launch_unary<UnaryOp::Reciprocal>(out, x, n);
-    case UnaryOp::Rsqrt: return launch_unary<UnaryOp::Rsqrt>(out, x, n);
+#define PFT_CASE(E, ...) \
+  case UnaryOp::E: return launch_unary<UnaryOp::E>(out, x, n);
+    PFT_UNARY_OPS(PFT_CASE)
+#undef PFT_CASE
   }
 }
 
 template <UnaryOp Op, class T>
 __global__ void unary_backward_kernel(T* dx, const T* dy, const T* x, const T* y, int64_t n) {
-  PFT_GRID_STRIDE(i, n) dx[i] = unary_grad(Op, x[i], y[i], dy[i]);
+  PFT_GRID_STRIDE(i, n) dx[i] = Unary<Op>::grad(x[i], y[i], dy[i]);
 }
 
 template <class T>
 void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int64_t n) {
   if (n == 0) return;
   switch (op) {
-#define PFT_CASE(O)                                                                                             \
-  case UnaryOp::O:                                                                                              \
-    unary_backward_kernel<UnaryOp::O><<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(dx, dy, x, y, n); \
+#define PFT_CASE(E, ...)                                                                                        \
+  case UnaryOp::E:                                                                                              \
+    unary_backward_kernel<UnaryOp::E><<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(dx, dy, x, y, n); \
     break;
-    PFT_CASE(Neg) PFT_CASE(Abs) PFT_CASE(Square) PFT_CASE(Sqrt) PFT_CASE(Exp) PFT_CASE(Log)
-    PFT_CASE(Tanh) PFT_CASE(Sigmoid) PFT_CASE(Relu) PFT_CASE(Sign) PFT_CASE(Reciprocal) PFT_CASE(Rsqrt)
+    PFT_UNARY_OPS(PFT_CASE)
 #undef PFT_CASE
   }
   PFT_LAUNCH_CHECK();

@@ -138,10 +138,10 @@ __global__ void dense_softmax_forward_kernel(T* out, const T* bias, int64_t N, i
 }  // namespace
 
 template <class T>
-void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t D, int64_t K, int act) {
+void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t D, int64_t K, Activation act) {
   // out (N, K) = inp (N, D) @ weight (D, K) by cuBLAS, then bias and activation in one kernel over out.
   if (N == 0 || K == 0) return;
-  const auto a = math::Activation(act);
+  const auto a = act;
   const bool zero = D == 0;  // no product: the epilogue starts from 0 instead of reading out
   if (!zero) gemm<T>(false, false, N, K, D, inp, weight, out);
   if (a == math::Activation::Softmax) {
@@ -198,11 +198,11 @@ __global__ void dense_bias_backward_kernel(T* dbias, const T* dz, int64_t N, int
 
 template <class T>
 void dense_backward(T* dinp, T* dweight, T* dbias, T* dz, T* /*partials*/, int /*partial_rows*/, const T* dout,
-                    const T* inp, const T* weight, const T* out, int64_t N, int64_t D, int64_t K, int act) {
+                    const T* inp, const T* weight, const T* out, int64_t N, int64_t D, int64_t K, Activation act) {
   // From dout (N, K) and the saved inp (N, D), weight (D, K), out (N, K, post-activation):
   // dz = act'(out) * dout, dbias = sum_n dz, dinp = dz @ W^T, dweight = inp^T @ dz (all overwritten).
   // The CPU's per-thread bias partials are not needed here: dbias has its own column-sum kernel.
-  const auto a = math::Activation(act);
+  const auto a = act;
   const T* g = a == math::Activation::Linear ? dout : dz;  // linear: dz is dout itself
   if (a == math::Activation::Softmax && N * K > 0) {
     dense_softmax_backward_kernel<T><<<grid_for(N, 1), kRowBlock, 0, current_stream()>>>(dz, dout, out, N, K);

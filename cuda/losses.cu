@@ -167,7 +167,7 @@ __device__ double pointwise_partials[kMaxPartials];
 __device__ unsigned pointwise_blocks_done = 0;  // reset by the last block: the next launch starts at 0
 
 // pred, target (N, D), loss (N,); a thread per row.
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 __global__ void pointwise_loss_forward_short_kernel(T* loss, const T* pred, const T* target, int64_t N, int64_t D,
                                                     T param) {
   for (int64_t n = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; n < N; n += int64_t(gridDim.x) * blockDim.x) {
@@ -180,7 +180,7 @@ __global__ void pointwise_loss_forward_short_kernel(T* loss, const T* pred, cons
 // pred, target (N, D), loss (N,); block (x, y) sums chunk y of rows x, x + gridDim.x, ... With one chunk
 // per row (gridDim.y == 1) it writes the means; otherwise gridDim.x == N and the chunk sums go through
 // pointwise_partials (N * gridDim.y <= kMaxPartials).
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 __global__ void pointwise_loss_forward_kernel(T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
   const int64_t chunks = gridDim.y, chunk = (D + chunks - 1) / chunks;
   const int64_t begin = blockIdx.y * chunk, end = begin + chunk < D ? begin + chunk : D;
@@ -214,14 +214,14 @@ __global__ void pointwise_loss_forward_kernel(T* loss, const T* pred, const T* t
 }
 
 // dpred_nd = f'(pred_nd, target_nd) * dloss_n / D, elementwise over (N, D).
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 __global__ void pointwise_loss_backward_kernel(T* dpred, const T* dloss, const T* pred, const T* target, int64_t N,
                                                int64_t D, T param, T inv_d) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < N * D; i += int64_t(gridDim.x) * blockDim.x)
     dpred[i] = math::point_grad<KIND>(pred[i], target[i], param) * (dloss[i / D] * inv_d);
 }
 
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 void pointwise_forward_launch(T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
   if (D < kShortRow) {  // includes D == 0: 0 / 0 = NaN, as on the CPU
     pointwise_loss_forward_short_kernel<KIND, T><<<grid_for(N), 256, 0, current_stream()>>>(loss, pred, target, N, D,
@@ -237,7 +237,7 @@ void pointwise_forward_launch(T* loss, const T* pred, const T* target, int64_t N
   PFT_LAUNCH_CHECK();
 }
 
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 void pointwise_backward_launch(T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
                                T param) {
   pointwise_loss_backward_kernel<KIND, T><<<grid_for(N * D), 256, 0, current_stream()>>>(dpred, dloss, pred, target, N,
@@ -248,25 +248,25 @@ void pointwise_backward_launch(T* dpred, const T* dloss, const T* pred, const T*
 }  // namespace
 
 template <class T>
-void pointwise_loss_forward(int kind, T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
+void pointwise_loss_forward(PointwiseLoss kind, T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
   if (N == 0) return;
-  switch (kind) {
-    case 0: return pointwise_forward_launch<0>(loss, pred, target, N, D, param);
-    case 1: return pointwise_forward_launch<1>(loss, pred, target, N, D, param);
-    case 2: return pointwise_forward_launch<2>(loss, pred, target, N, D, param);
-    default: return pointwise_forward_launch<3>(loss, pred, target, N, D, param);
+  switch (kind) {  // the loss as a template argument (formulas: csrc/math.h)
+#define PFT_CASE(E, ...) \
+  case PointwiseLoss::E: return pointwise_forward_launch<PointwiseLoss::E>(loss, pred, target, N, D, param);
+    PFT_POINTWISE_LOSSES(PFT_CASE)
+#undef PFT_CASE
   }
 }
 
 template <class T>
-void pointwise_loss_backward(int kind, T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
+void pointwise_loss_backward(PointwiseLoss kind, T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
                              T param) {
   if (N * D == 0) return;
-  switch (kind) {
-    case 0: return pointwise_backward_launch<0>(dpred, dloss, pred, target, N, D, param);
-    case 1: return pointwise_backward_launch<1>(dpred, dloss, pred, target, N, D, param);
-    case 2: return pointwise_backward_launch<2>(dpred, dloss, pred, target, N, D, param);
-    default: return pointwise_backward_launch<3>(dpred, dloss, pred, target, N, D, param);
+  switch (kind) {  // the loss as a template argument (formulas: csrc/math.h)
+#define PFT_CASE(E, ...) \
+  case PointwiseLoss::E: return pointwise_backward_launch<PointwiseLoss::E>(dpred, dloss, pred, target, N, D, param);
+    PFT_POINTWISE_LOSSES(PFT_CASE)
+#undef PFT_CASE
   }
 }
 

@@ -5,15 +5,15 @@ pyfast_tape. Forward and backward of the fused ops are computed in float64; the 
 references run "in the variable's dtype" (float32 or float64) with Keras's operation order, so a
 float32 trajectory can be compared tightly.
 
-Fused ops (activation codes as in ``tf._core.dense``: 0 linear, 1 relu, 2 sigmoid, 3 tanh, 4 softmax):
+Fused ops (activations by their Keras names, the keys of ``tf._core.ACTIVATIONS``):
 
 * ``dense_fwd(x, W, b, act)`` / ``dense_bwd(x, W, b, act, dy)`` -> (dx, dW, db)
 * ``softmax_xent_fwd(y, z, s)`` / ``softmax_xent_bwd(y, z, s, dloss)`` -> dz  (per-row loss, rows = all
   but the last axis; labels smoothed to ``y*(1-s) + s/C``)
 * ``sparse_xent_fwd(labels, z)`` / ``sparse_xent_bwd(labels, z, dloss)``
-* ``pointwise_fwd(kind, t, p, param)`` / ``pointwise_bwd(kind, t, p, param, dloss)`` -> dp, kind 0 MSE,
-  1 Huber(delta), 2 BCE on probabilities (clip to [eps, 1-eps]), 3 BCE on logits; per-sample mean over
-  the last axis.
+* ``pointwise_fwd(kind, t, p, param)`` / ``pointwise_bwd(kind, t, p, param, dloss)`` -> dp, kind the
+  loss's name (its ``tf._core`` function): MSE, HUBER (param delta), BCE_PROB (clip to [eps, 1-eps]),
+  BCE_LOGIT, LOG_COSH; per-sample mean over the last axis.
 """
 from __future__ import annotations
 
@@ -57,34 +57,34 @@ def log_softmax(z, axis=-1):
     return z - logsumexp(z, axis=axis, keepdims=True)
 
 
-def activate(z, act: int):
+def activate(z, act: str):
     z = _f(z)
-    if act == 0:
+    if act == "linear":
         return z
-    if act == 1:
+    if act == "relu":
         return np.maximum(z, 0.0)
-    if act == 2:
+    if act == "sigmoid":
         return sigmoid(z)
-    if act == 3:
+    if act == "tanh":
         return np.tanh(z)
-    if act == 4:
+    if act == "softmax":
         return softmax(z)
     raise ValueError(act)
 
 
-def activation_vjp(z, act: int, dy):
+def activation_vjp(z, act: str, dy):
     """d/dz of activate(z) contracted with dy (softmax along the last axis)."""
     z, dy = _f(z), _f(dy)
-    if act == 0:
+    if act == "linear":
         return dy
-    if act == 1:
+    if act == "relu":
         return dy * (z > 0)
-    if act == 2:
+    if act == "sigmoid":
         s = sigmoid(z)
         return dy * s * (1 - s)
-    if act == 3:
+    if act == "tanh":
         return dy * (1 - np.tanh(z) ** 2)
-    if act == 4:
+    if act == "softmax":
         s = softmax(z)
         return s * (dy - np.sum(dy * s, axis=-1, keepdims=True))
     raise ValueError(act)
@@ -98,11 +98,11 @@ def dense_pre(x, W, b=None):
     return z
 
 
-def dense_fwd(x, W, b=None, act: int = 0):
+def dense_fwd(x, W, b=None, act: str = "linear"):
     return activate(dense_pre(x, W, b), act)
 
 
-def dense_bwd(x, W, b, act: int, dy):
+def dense_bwd(x, W, b, act: str, dy):
     """(dx, dW, db) of sum(dy * dense(x, W, b, act)); x may have any rank >= 1."""
     x, W = _f(x), _f(W)
     z = dense_pre(x, W, b)
@@ -157,7 +157,9 @@ def sparse_xent_bwd(labels, z, dloss):
 
 
 # ---- pointwise losses ---------------------------------------------------------------------------------------
-MSE, HUBER, BCE_PROB, BCE_LOGIT = 0, 1, 2, 3
+MSE, HUBER, LOG_COSH = "mean_squared_error", "huber", "log_cosh"
+BCE_PROB, BCE_LOGIT = "binary_crossentropy", "binary_crossentropy_from_logits"
+POINTWISE_LOSSES = (MSE, HUBER, BCE_PROB, BCE_LOGIT, LOG_COSH)
 
 
 def _clip_bounds(eps: float, clip_dtype=None):
@@ -169,7 +171,7 @@ def _clip_bounds(eps: float, clip_dtype=None):
     return float(T(eps)), float(T(1.0 - eps))
 
 
-def _pointwise_elem(kind: int, t, p, param: float, clip_dtype=None):
+def _pointwise_elem(kind: str, t, p, param: float, clip_dtype=None):
     t, p = _f(t), _f(p)
     if kind == MSE:
         return (p - t) ** 2
@@ -183,10 +185,13 @@ def _pointwise_elem(kind: int, t, p, param: float, clip_dtype=None):
         return -(t * np.log(pc) + (1 - t) * np.log(1 - pc))
     if kind == BCE_LOGIT:
         return np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p)))
+    if kind == LOG_COSH:  # log(cosh(e)), written stably: |e| + log1p(exp(-2|e|)) - log 2
+        a = np.abs(p - t)
+        return a + np.log1p(np.exp(-2 * a)) - np.log(2.0)
     raise ValueError(kind)
 
 
-def _pointwise_elem_grad(kind: int, t, p, param: float, clip_dtype=None):
+def _pointwise_elem_grad(kind: str, t, p, param: float, clip_dtype=None):
     t, p = _f(t), _f(p)
     if kind == MSE:
         return 2 * (p - t)
@@ -199,20 +204,22 @@ def _pointwise_elem_grad(kind: int, t, p, param: float, clip_dtype=None):
         return np.where(inside, -t / pc + (1 - t) / (1 - pc), 0.0)
     if kind == BCE_LOGIT:
         return sigmoid(p) - t
+    if kind == LOG_COSH:
+        return np.tanh(p - t)
     raise ValueError(kind)
 
 
-def pointwise_fwd(kind: int, t, p, param: float = 0.0, clip_dtype=None):
+def pointwise_fwd(kind: str, t, p, param: float = 0.0, clip_dtype=None):
     return np.mean(_pointwise_elem(kind, t, p, param, clip_dtype), axis=-1)
 
 
-def pointwise_bwd(kind: int, t, p, param: float, dloss, clip_dtype=None):
+def pointwise_bwd(kind: str, t, p, param: float, dloss, clip_dtype=None):
     p = _f(p)
     D = p.shape[-1] if p.ndim else 1
     return _pointwise_elem_grad(kind, t, p, param, clip_dtype) * _f(dloss)[..., None] / D
 
 
-def pointwise_bwd_target(kind: int, t, p, param: float, dloss):
+def pointwise_bwd_target(kind: str, t, p, param: float, dloss):
     """Gradient w.r.t. y_true (MSE: -2e/D; Huber: -clip(e)/D; BCE probs: -(log p - log(1-p))/D; logits: -x/D)."""
     t, p = _f(t), _f(p)
     D = p.shape[-1]
@@ -223,8 +230,12 @@ def pointwise_bwd_target(kind: int, t, p, param: float, dloss):
     elif kind == BCE_PROB:
         pc = np.clip(p, param, 1.0 - param)
         g = -(np.log(pc) - np.log(1 - pc))
-    else:
+    elif kind == LOG_COSH:
+        g = -np.tanh(p - t)
+    elif kind == BCE_LOGIT:
         g = -p
+    else:
+        raise ValueError(kind)
     return g * _f(dloss)[..., None] / D
 
 
@@ -294,6 +305,12 @@ def huber_per_sample(y_true, y_pred, delta=1.0):
     return pointwise_fwd(HUBER, y_true, y_pred, delta)
 
 
+def log_cosh_per_sample(y_true, y_pred):
+    """Keras's log_cosh, as written there: mean(x + softplus(-2x) - log 2) over the last axis, x = y_pred - y_true."""
+    x = _f(y_pred) - _f(y_true)
+    return np.mean(x + np.logaddexp(0.0, -2.0 * x) - np.log(2.0), axis=-1)
+
+
 def bce_per_sample(y_true, y_pred, from_logits=False, label_smoothing=0.0, clip_dtype=np.float32):
     y_true = _f(y_true)
     if label_smoothing:
@@ -325,7 +342,7 @@ def sparse_cce_per_sample(y_true, y_pred, from_logits=False, clip_dtype=np.float
 
 def keras_loss(kind: str, y_true, y_pred, sample_weight=None, reduction="sum_over_batch_size", **kw):
     fn = {"mse": mse_per_sample, "huber": huber_per_sample, "bce": bce_per_sample, "cce": cce_per_sample,
-          "scce": sparse_cce_per_sample}[kind]
+          "scce": sparse_cce_per_sample, "log_cosh": log_cosh_per_sample}[kind]
     yt, yp = np.asarray(y_true, F64), np.asarray(y_pred, F64)
     if kind != "scce":
         yt, yp = squeeze_or_expand_to_same_rank(yt, yp)

@@ -80,7 +80,7 @@ FORWARD = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
     "pow": np.power, "maximum": np.maximum, "minimum": np.minimum,
     "negative": np.negative, "abs": np.abs, "square": np.square, "sqrt": np.sqrt, "exp": np.exp,
-    "log": np.log, "tanh": np.tanh, "sigmoid": sigmoid, "reciprocal": np.reciprocal, "rsqrt": rsqrt,
+    "log": np.log, "log1p": np.log1p, "tanh": np.tanh, "sigmoid": sigmoid, "reciprocal": np.reciprocal, "rsqrt": rsqrt,
     "relu": relu, "identity": lambda x: np.array(x, copy=True),
 }
 
@@ -180,6 +180,10 @@ def reciprocal_grad(x, dy):
     return -dy / (x * x)
 
 
+def log1p_grad(x, dy):
+    return dy / (1.0 + x)
+
+
 def rsqrt_grad(x, dy):
     return -0.5 * dy * np.power(x, -1.5)
 
@@ -194,7 +198,7 @@ def identity_grad(x, dy):
 
 UNARY_GRAD = {
     "negative": negative_grad, "abs": abs_grad, "square": square_grad, "sqrt": sqrt_grad, "exp": exp_grad,
-    "log": log_grad, "tanh": tanh_grad, "sigmoid": sigmoid_grad, "reciprocal": reciprocal_grad,
+    "log": log_grad, "log1p": log1p_grad, "tanh": tanh_grad, "sigmoid": sigmoid_grad, "reciprocal": reciprocal_grad,
     "rsqrt": rsqrt_grad, "relu": relu_grad, "identity": identity_grad,
 }
 
@@ -203,6 +207,7 @@ UNARY_SECOND = {
     "square": lambda x: np.full_like(x, 2.0),
     "exp": np.exp,
     "log": lambda x: -1.0 / (x * x),
+    "log1p": lambda x: -1.0 / ((1.0 + x) * (1.0 + x)),
     "sqrt": lambda x: -0.25 * np.power(x, -1.5),
     "tanh": lambda x: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2),
     "sigmoid": lambda x: sigmoid(x) * (1.0 - sigmoid(x)) * (1.0 - 2.0 * sigmoid(x)),

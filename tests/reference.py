@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = [
     # elementwise: unary
-    "negative", "abs", "square", "sqrt", "exp", "log", "tanh", "sigmoid", "sign", "reciprocal", "rsqrt", "relu",
+    "negative", "abs", "square", "sqrt", "exp", "log", "log1p", "tanh", "sigmoid", "sign", "reciprocal", "rsqrt", "relu",
     # elementwise: binary, comparisons, where
     "add", "subtract", "multiply", "divide", "pow", "maximum", "minimum",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "where",
@@ -94,6 +94,10 @@ def log(x):
     return np.log(as_ref(x))
 
 
+def log1p(x):
+    return np.log1p(as_ref(x))
+
+
 def tanh(x):
     return np.tanh(as_ref(x))
 
@@ -117,9 +121,9 @@ def rsqrt(x):
     return 1.0 / np.sqrt(as_ref(x))
 
 
-def relu(x):
+def relu(x):  # NaN propagates, as in TF (max(x, 0) with NaN in, NaN out)
     x = as_ref(x)
-    return np.where(x > 0, x, np.zeros_like(x))
+    return np.where(x < 0, np.zeros_like(x), x)
 
 
 # ---- elementwise: binary -------------------------------------------------------------------------------

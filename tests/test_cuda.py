@@ -80,6 +80,7 @@ FLOATS = [np.float32, np.float64]
 UNARY = [
     ("negative", tf.negative, None), ("abs", tf.abs, None), ("square", tf.square, None),
     ("sqrt", tf.sqrt, (0.1, 3.0)), ("exp", tf.exp, None), ("log", tf.math.log, (0.1, 3.0)),
+    ("log1p", tf.math.log1p, (-0.9, 3.0)),
     ("tanh", tf.tanh, None), ("sigmoid", tf.sigmoid, (-30.0, 30.0)), ("relu", tf.nn.relu, None),
     ("sign", tf.sign, None), ("reciprocal", tf.math.reciprocal, (0.2, 3.0)), ("rsqrt", tf.math.rsqrt, (0.2, 3.0)),
 ]
@@ -193,20 +194,20 @@ def test_matmul_int(dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("act", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("act", list(_core.ACTIVATIONS))
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("n,d,k", [(64, 33, 10), (3, 300, 129), (1, 1, 1), (5, 0, 4)])
 def test_dense(n, d, k, act, bias, dtype):
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else None
     args = [rand((n, d), dtype), rand((d, k), dtype, -0.5, 0.5)] + ([rand((k,), dtype)] if bias else [])
-    check(lambda x, w, *b: _core.dense(x, w, b[0] if b else None, act), *args, tol=tol)
+    check(lambda x, w, *b: _core.dense(x, w, b[0] if b else None, _core.ACTIVATIONS[act]), *args, tol=tol)
 
 
 def test_dense_second_order():
     def f(x, w, b):
         with tf.GradientTape() as inner:
             inner.watch(w)
-            y = tf.reduce_sum(_core.dense(x, w, b, 2) ** 2)
+            y = tf.reduce_sum(_core.dense(x, w, b, _core.ACTIVATIONS["sigmoid"]) ** 2)
         return inner.gradient(y, w)
     check(f, rand((6, 5), np.float64), rand((5, 3), np.float64), rand((3,), np.float64))
 
@@ -237,12 +238,15 @@ def test_sparse_labels_out_of_range_on_gpu():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("kind,param", [(0, 0.0), (1, 1.0), (1, 0.3), (2, 1e-7), (3, 0.0)])
+@pytest.mark.parametrize("kind,param", [("mean_squared_error", 0.0), ("huber", 1.0), ("huber", 0.3),
+                                        ("binary_crossentropy", 1e-7), ("binary_crossentropy_from_logits", 0.0),
+                                        ("log_cosh", 0.0)])
 @pytest.mark.parametrize("shape", [(64, 5), (3, 5000), (1 << 16,), (4, 0)])
 def test_pointwise_losses(kind, param, shape, dtype):
-    pred = rand(shape, dtype, 0.01, 0.99) if kind == 2 else rand(shape, dtype)
-    target = (RNG.uniform(size=shape) > 0.5).astype(dtype) if kind >= 2 else rand(shape, dtype)
-    check(lambda y, p: _core.pointwise_loss(kind, y, p, param), target, pred,
+    pred = rand(shape, dtype, 0.01, 0.99) if kind == "binary_crossentropy" else rand(shape, dtype)
+    bce = kind.startswith("binary_crossentropy")
+    target = (RNG.uniform(size=shape) > 0.5).astype(dtype) if bce else rand(shape, dtype)
+    check(lambda y, p: getattr(_core, kind)(y, p, param), target, pred,
           tol=dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else None)
 
 

@@ -86,6 +86,7 @@ UNARY = {
     "sqrt": ("pos", None),
     "exp": ("any", 2e-5),
     "log": ("pos", 2e-5),
+    "log1p": ("pos", 2e-5),
     "tanh": ("any", 2e-5),
     "sigmoid": ("any", 2e-5),
     "sign": ("any", None),
@@ -101,7 +102,7 @@ INT_UNARY = ["negative", "abs", "square", "sign"]
 def test_unary_float(op, dtype, shape, rng):
     kind, rtol32 = UNARY[op]
     x = make(rng, shape, dtype, kind)
-    got = getattr(tf, op)(tf.constant(x))
+    got = getattr(tf.math, op)(tf.constant(x))
     rtol = rtol32 if (dtype == np.float32 and rtol32) else None
     assert_close(got, getattr(ref, op)(x), dtype=dtype, rtol=rtol)
 
@@ -111,6 +112,15 @@ def test_relu_float(dtype, rng):
     x = make(rng, (5, 7), dtype)
     x[0, :3] = [0.0, -0.0, 1e-30]
     assert_close(tf.nn.relu(tf.constant(x)), ref.relu(x), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_relu_propagates_nan_like_tf(dtype):
+    x = np.array([NAN, -INF, -1.0, -0.0, 0.0, 2.0, INF], dtype)
+    got = tf.nn.relu(tf.constant(x)).numpy()
+    assert np.isnan(got[0]), f"relu(NaN) gave {got[0]}, TF gives NaN"
+    np.testing.assert_array_equal(got[1:], [0.0, 0.0, 0.0, 0.0, 2.0, INF])
+    assert_close(got, ref.relu(x), dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", INT_DTYPES, ids=lambda d: np.dtype(d).name)
@@ -127,6 +137,7 @@ INF, NAN = np.inf, np.nan
 SPECIAL = {
     "exp": [-INF, -1000.0, -100.0, -0.0, 0.0, 50.0, 1000.0, INF, NAN],
     "log": [0.0, -0.0, -1.0, 1e-30, 1.0, INF, NAN],
+    "log1p": [-1.0, -2.0, -0.0, 0.0, 1e-30, -1e-30, 1e-10, 1.0, INF, NAN],
     "sqrt": [-1.0, -0.0, 0.0, 1e-30, INF, NAN],
     "rsqrt": [0.0, 1e-30, 1.0, INF, NAN, -1.0],
     "reciprocal": [0.0, -0.0, INF, -INF, 1e-3, NAN],
@@ -145,7 +156,7 @@ def test_unary_special_values(op, dtype):
     with np.errstate(all="ignore"):
         x = np.array(SPECIAL[op], dtype=dtype)
         want = getattr(ref, op)(x).astype(dtype)  # rounded to the dtype: float32 overflow gives inf too
-    assert_close(getattr(tf, op)(tf.constant(x)), want, dtype=dtype)
+    assert_close(getattr(tf.math, op)(tf.constant(x)), want, dtype=dtype)
 
 
 # ---- binary ----------------------------------------------------------------------------------------
@@ -450,6 +461,7 @@ def test_softmax_is_stable_for_large_logits(dtype):
 # ---- aliases ---------------------------------------------------------------------------------------
 
 MATH_ALIASES = ["abs", "add", "divide", "equal", "exp", "greater", "greater_equal", "less", "less_equal", "log",
+                "log1p",
                 "maximum", "minimum", "multiply", "negative", "not_equal", "pow", "reciprocal", "rsqrt", "sigmoid",
                 "sign", "sqrt", "square", "subtract", "tanh"]
 

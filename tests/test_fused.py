@@ -27,7 +27,7 @@ import pyfast_tape as tf
 from conftest import FLOAT_DTYPES
 
 C = tf._core
-ACTS = {0: "linear", 1: "relu", 2: "sigmoid", 3: "tanh", 4: "softmax"}
+ACTS = list(C.ACTIVATIONS)  # Keras names: "linear", "relu", ...
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -64,7 +64,7 @@ def run_with_tape(fn, inputs, diff, dy):
 
 # ---- the same math as compositions of primitive ops ----------------------------------------------------------
 def _act_composed(z, act):
-    return {0: lambda v: v, 1: tf.nn.relu, 2: tf.sigmoid, 3: tf.tanh, 4: tf.nn.softmax}[act](z)
+    return {"linear": lambda v: v, "relu": tf.nn.relu, "sigmoid": tf.sigmoid, "tanh": tf.tanh, "softmax": tf.nn.softmax}[act](z)
 
 
 def dense_composed(x, W, b, act):
@@ -86,15 +86,18 @@ def sparse_xent_composed(labels, z):
 
 
 def pointwise_composed(kind, t, p, param):
-    if kind == 0:
+    if kind == fr.MSE:
         elem = tf.square(p - t)
-    elif kind == 1:
+    elif kind == fr.HUBER:
         e = p - t
         a = tf.abs(e)
         elem = tf.where(a <= param, 0.5 * tf.square(e), param * a - 0.5 * param * param)
-    elif kind == 2:
+    elif kind == fr.BCE_PROB:
         pc = tf.minimum(tf.maximum(p, param), 1.0 - param)
         elem = -(t * tf.math.log(pc) + (1.0 - t) * tf.math.log(1.0 - pc))
+    elif kind == fr.LOG_COSH:  # Keras's formula: x + softplus(-2x) - log 2
+        x = p - t
+        elem = x + tf.math.log(1.0 + tf.exp(-2.0 * x)) - float(np.log(2.0))
     else:
         elem = tf.nn.relu(p) - p * t + tf.math.log(1.0 + tf.exp(-tf.abs(p)))
     return tf.reduce_mean(elem, axis=-1)
@@ -134,7 +137,8 @@ def test_references_match_finite_differences():
     np.testing.assert_allclose(fr.sparse_xent_bwd(lab, z, dl),
                                fr.numeric_grad(lambda v: np.sum(dl * fr.sparse_xent_fwd(lab, v)), z), atol=1e-7)
     t, p = rng.uniform(0, 1, (3, 4)), rng.uniform(0.1, 0.9, (3, 4))
-    for kind, param in ((0, 0.0), (1, 0.3), (1, 1.0), (2, 1e-7), (3, 0.0)):
+    for kind, param in ((fr.MSE, 0.0), (fr.HUBER, 0.3), (fr.HUBER, 1.0), (fr.BCE_PROB, 1e-7), (fr.BCE_LOGIT, 0.0),
+                        (fr.LOG_COSH, 0.0)):
         np.testing.assert_allclose(fr.pointwise_bwd(kind, t, p, param, dl),
                                    fr.numeric_grad(lambda v: np.sum(dl * fr.pointwise_fwd(kind, t, v, param)), p),
                                    atol=1e-7)
@@ -143,7 +147,8 @@ def test_references_match_finite_differences():
                                    atol=1e-7)
     # and hand values: softmax-CE of uniform logits is log(C); BCE on logits at 0 is log 2
     np.testing.assert_allclose(fr.softmax_xent_fwd(np.eye(4)[:1], np.zeros((1, 4))), [np.log(4)])
-    np.testing.assert_allclose(fr.pointwise_fwd(3, np.ones((1, 2)), np.zeros((1, 2))), [np.log(2)])
+    np.testing.assert_allclose(fr.pointwise_fwd(fr.BCE_LOGIT, np.ones((1, 2)), np.zeros((1, 2))), [np.log(2)])
+    np.testing.assert_allclose(fr.pointwise_fwd(fr.LOG_COSH, np.zeros((1, 2)), np.full((1, 2), 0.5)), [np.log(np.cosh(0.5))])
 
 
 # ================================================================================================================
@@ -153,7 +158,7 @@ DENSE_SHAPES = [((4, 3), 5), ((1, 3), 5), ((2, 3, 4), 5), ((4, 3), 1), ((6,), 3)
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("act", list(ACTS), ids=lambda a: ACTS[a])
+@pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("xshape,K", DENSE_SHAPES, ids=lambda v: str(v).replace(" ", ""))
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "nobias"])
 def test_dense_forward_backward(xshape, K, act, dtype, use_bias, rng):
@@ -165,7 +170,7 @@ def test_dense_forward_backward(xshape, K, act, dtype, use_bias, rng):
     dy = rng.standard_normal(oshape).astype(dtype)
     diff = [0, 1, 2] if use_bias else [0, 1]
 
-    out, grads, n = run_with_tape(lambda x_, W_, b_: C.dense(x_, W_, b_, act), [x, W, b], diff, dy)
+    out, grads, n = run_with_tape(lambda x_, W_, b_: C.dense(x_, W_, b_, C.ACTIVATIONS[act]), [x, W, b], diff, dy)
     assert n == 1, f"dense recorded {n} tape entries, expected 1"
     close(out, fr.dense_fwd(x, W, b, act), dtype, what="forward vs reference")
     ref_grads = fr.dense_bwd(x, W, b, act, dy)
@@ -182,11 +187,11 @@ def test_dense_default_arguments_and_variables(rng):
     x = rng.standard_normal((3, 4)).astype(np.float32)
     W = tf.Variable(rng.standard_normal((4, 2)).astype(np.float32))
     b = tf.Variable(rng.standard_normal(2).astype(np.float32))
-    close(C.dense(x, W), fr.dense_fwd(x, W.numpy(), None, 0), np.float32)  # bias None, linear by default
+    close(C.dense(x, W), fr.dense_fwd(x, W.numpy(), None, "linear"), np.float32)  # bias None, linear by default
     with tf.GradientTape() as tape:  # Variables are watched on read
-        y = C.dense(tf.constant(x), W, b, activation=1)
+        y = C.dense(tf.constant(x), W, b, activation=C.ACTIVATIONS["relu"])
     gW, gb = tape.gradient(y, [W, b])
-    dx, dW, db = fr.dense_bwd(x, W.numpy(), b.numpy(), 1, np.ones((3, 2)))
+    dx, dW, db = fr.dense_bwd(x, W.numpy(), b.numpy(), "relu", np.ones((3, 2)))
     close(gW, dW, np.float32)
     close(gb, db, np.float32)
 
@@ -194,8 +199,8 @@ def test_dense_default_arguments_and_variables(rng):
 def test_dense_large_softmax_preactivations_are_stable():
     x = np.array([[1.0, -1.0]], np.float32)
     W = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0]], np.float32)
-    for act in (2, 3, 4):
-        y = C.dense(x, W, None, act)
+    for act in ("sigmoid", "tanh", "softmax"):
+        y = C.dense(x, W, None, C.ACTIVATIONS[act])
         assert np.all(np.isfinite(_np(y)))
         close(y, fr.dense_fwd(x, W, None, act), np.float32)
 
@@ -339,27 +344,28 @@ def test_sparse_softmax_cross_entropy_large_logits_finite(rng):
 def test_bce_logits_large_logits(dtype, rng):
     p = rng.choice([-1e4, 1e4, -50.0, 50.0], size=(4, 6)).astype(dtype)
     t = rng.uniform(0, 1, (4, 6)).astype(dtype)
-    out, (g,), _ = run_with_tape(lambda t_, p_: C.pointwise_loss(3, t_, p_, 0.0), [t, p], [1], np.ones(4))
+    out, (g,), _ = run_with_tape(lambda t_, p_: C.binary_crossentropy_from_logits(t_, p_, 0.0), [t, p], [1], np.ones(4))
     assert np.all(np.isfinite(_np(out))) and np.all(np.isfinite(_np(g)))
-    close(out, fr.pointwise_fwd(3, t, p), dtype, scale=1e4)
-    close(g, fr.pointwise_bwd(3, t, p, 0.0, np.ones(4)), dtype)
+    close(out, fr.pointwise_fwd(fr.BCE_LOGIT, t, p), dtype, scale=1e4)
+    close(g, fr.pointwise_bwd(fr.BCE_LOGIT, t, p, 0.0, np.ones(4)), dtype)
 
 
 # ================================================================================================================
 # 3. pointwise losses: MSE, Huber, BCE on probabilities, BCE on logits
 # ================================================================================================================
-POINTWISE = [(0, 0.0, "mse"), (1, 1.0, "huber1"), (1, 0.3, "huber0.3"), (2, 1e-7, "bce_prob"), (3, 0.0, "bce_logit")]
+POINTWISE = [(fr.MSE, 0.0, "mse"), (fr.HUBER, 1.0, "huber1"), (fr.HUBER, 0.3, "huber0.3"), (fr.BCE_PROB, 1e-7, "bce_prob"),
+             (fr.BCE_LOGIT, 0.0, "bce_logit"), (fr.LOG_COSH, 0.0, "log_cosh")]
 POINT_SHAPES = [(4, 5), (1, 5), (4, 1), (2, 3, 4), (7,), (3, 33)]
 
 
 def _pointwise_data(kind, param, shape, dtype, rng):
-    if kind in (2, 3):
+    if kind in (fr.BCE_PROB, fr.BCE_LOGIT):
         t = rng.uniform(0, 1, shape)
-        p = rng.uniform(0.05, 0.95, shape) if kind == 2 else 3 * rng.standard_normal(shape)
+        p = rng.uniform(0.05, 0.95, shape) if kind == fr.BCE_PROB else 3 * rng.standard_normal(shape)
     else:
         t = rng.standard_normal(shape)
         p = t + 1.5 * rng.standard_normal(shape)
-        if kind == 1:  # keep |e| away from delta (the kink) and from 0
+        if kind == fr.HUBER:  # keep |e| away from delta (the kink) and from 0
             e = p - t
             e = np.where(np.abs(np.abs(e) - param) < 0.02, e + 0.05 * np.sign(e), e)
             p = t + e
@@ -372,7 +378,7 @@ def _pointwise_data(kind, param, shape, dtype, rng):
 def test_pointwise_loss(kind, param, name, shape, dtype, rng):
     t, p = _pointwise_data(kind, param, shape, dtype, rng)
     dl = rng.standard_normal(shape[:-1]).astype(dtype)
-    out, grads, n = run_with_tape(lambda t_, p_: C.pointwise_loss(kind, t_, p_, param), [t, p], [0, 1], dl)
+    out, grads, n = run_with_tape(lambda t_, p_: getattr(C, kind)(t_, p_, param), [t, p], [0, 1], dl)
     assert n == 1
     close(out, fr.pointwise_fwd(kind, t, p, param), dtype, what="loss vs reference")
     exp_t = fr.pointwise_bwd_target(kind, t, p, param, dl)
@@ -390,7 +396,7 @@ def test_pointwise_gradient_wrt_pred_only(dtype, rng):
     """The native backward (labels not watched) against the reference, every kind."""
     for kind, param, _ in POINTWISE:
         t, p = _pointwise_data(kind, param, (5, 8), dtype, rng)
-        out, (g,), _n = run_with_tape(lambda t_, p_: C.pointwise_loss(kind, t_, p_, param), [t, p], [1], np.ones(5))
+        out, (g,), _n = run_with_tape(lambda t_, p_: getattr(C, kind)(t_, p_, param), [t, p], [1], np.ones(5))
         close(g, fr.pointwise_bwd(kind, t, p, param, np.ones(5)), dtype, what=f"kind {kind}")
 
 
@@ -400,9 +406,9 @@ def test_bce_probabilities_clipping(dtype):
     t = np.array([[0.0, 1.0, 0.0, 1.0, 0.3, 0.7]], dtype)
     p = np.array([[1.0, 0.0, 1e-9, 1.0 - 1e-12, 0.0, 1.0]], dtype)
     p[0, 3] = 1.0 - 1e-12 if dtype == np.float64 else 1.0
-    out, (g,), _ = run_with_tape(lambda t_, p_: C.pointwise_loss(2, t_, p_, 1e-7), [t, p], [1], np.ones(1))
+    out, (g,), _ = run_with_tape(lambda t_, p_: C.binary_crossentropy(t_, p_, 1e-7), [t, p], [1], np.ones(1))
     assert np.all(np.isfinite(_np(out)))
-    close(out, fr.pointwise_fwd(2, t, p, 1e-7, clip_dtype=dtype), dtype, rtol=1e-6)
+    close(out, fr.pointwise_fwd(fr.BCE_PROB, t, p, 1e-7, clip_dtype=dtype), dtype, rtol=1e-6)
     close(g, np.zeros_like(p), dtype)
 
 
@@ -410,7 +416,7 @@ def test_bce_probabilities_clipping(dtype):
 def test_huber_at_and_beyond_delta(dtype):
     t = np.zeros((1, 6), dtype)
     p = np.array([[-3.0, -1.0, -0.5, 0.0, 1.0, 2.5]], dtype)
-    out, (g,), _ = run_with_tape(lambda t_, p_: C.pointwise_loss(1, t_, p_, 1.0), [t, p], [1], np.ones(1))
+    out, (g,), _ = run_with_tape(lambda t_, p_: C.huber(t_, p_, 1.0), [t, p], [1], np.ones(1))
     close(out, [np.mean([2.5, 0.5, 0.125, 0.0, 0.5, 2.0])], dtype)
     close(g, np.array([[-1.0, -1.0, -0.5, 0.0, 1.0, 1.0]]) / 6, dtype)
 
@@ -423,12 +429,12 @@ def test_fused_chain_persistent_tape_and_variable_snapshot(rng):
     x, W, b = tf.constant(xn), tf.Variable(Wn), tf.Variable(bn)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        loss = C.softmax_cross_entropy(lab, C.dense(x, W, b, 2))
+        loss = C.softmax_cross_entropy(lab, C.dense(x, W, b, C.ACTIVATIONS["sigmoid"]))
         assert tape._num_entries == 2
     W.assign_sub(np.full((3, 2), 5.0))
     b.assign_add(np.full(2, 3.0))
-    dz = fr.softmax_xent_bwd(lab, fr.dense_fwd(xn, Wn, bn, 2), 0.0, np.ones(4))
-    expected = fr.dense_bwd(xn, Wn, bn, 2, dz)
+    dz = fr.softmax_xent_bwd(lab, fr.dense_fwd(xn, Wn, bn, "sigmoid"), 0.0, np.ones(4))
+    expected = fr.dense_bwd(xn, Wn, bn, "sigmoid", dz)
     for _ in range(2):
         for g, e in zip(tape.gradient(loss, [x, W, b]), expected):
             close(g, e, np.float64)
@@ -479,7 +485,7 @@ def _check_hvp(fused, composed, ref_grad, inputs, diff, c, v, what):
         np.testing.assert_allclose(h, f, rtol=1e-5, atol=1e-7, err_msg=f"{what}: second order vs finite differences, input {k}")
 
 
-@pytest.mark.parametrize("act", list(ACTS), ids=lambda a: ACTS[a])
+@pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("xshape", [(3, 4), (2, 2, 4)], ids=["rank2", "rank3"])
 def test_dense_second_order(act, xshape, rng):
     K = 3
@@ -491,8 +497,8 @@ def test_dense_second_order(act, xshape, rng):
     b = b + np.where(np.abs(z).min(axis=tuple(range(z.ndim - 1))) < 0.1, 0.3, 0.0)
     c = rng.standard_normal(xshape[:-1] + (K,))
     v = [rng.standard_normal(a.shape) for a in (x, W, b)]
-    _check_hvp(lambda x_, W_, b_: C.dense(x_, W_, b_, act), lambda x_, W_, b_: dense_composed(x_, W_, b_, act),
-               lambda p: list(fr.dense_bwd(p[0], p[1], p[2], act, c)), [x, W, b], [0, 1, 2], c, v, f"dense {ACTS[act]}")
+    _check_hvp(lambda x_, W_, b_: C.dense(x_, W_, b_, C.ACTIVATIONS[act]), lambda x_, W_, b_: dense_composed(x_, W_, b_, act),
+               lambda p: list(fr.dense_bwd(p[0], p[1], p[2], act, c)), [x, W, b], [0, 1, 2], c, v, f"dense {act}")
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
@@ -522,10 +528,10 @@ def test_pointwise_second_order(kind, param, name, rng):
     t, p = _pointwise_data(kind, param, (3, 4), np.float64, rng)
     c = rng.standard_normal(3)
     v = [rng.standard_normal((3, 4)), rng.standard_normal((3, 4))]
-    _check_hvp(lambda t_, p_: C.pointwise_loss(kind, t_, p_, param), lambda t_, p_: pointwise_composed(kind, t_, p_, param),
+    _check_hvp(lambda t_, p_: getattr(C, kind)(t_, p_, param), lambda t_, p_: pointwise_composed(kind, t_, p_, param),
                lambda q: [fr.pointwise_bwd_target(kind, q[0], q[1], param, c), fr.pointwise_bwd(kind, q[0], q[1], param, c)],
                [t, p], [0, 1], c, v, name)
-    _check_hvp(lambda t_, p_: C.pointwise_loss(kind, t_, p_, param), lambda t_, p_: pointwise_composed(kind, t_, p_, param),
+    _check_hvp(lambda t_, p_: getattr(C, kind)(t_, p_, param), lambda t_, p_: pointwise_composed(kind, t_, p_, param),
                lambda q: [fr.pointwise_bwd(kind, q[0], q[1], param, c)], [t, p], [1], c, v[1:], name + " pred only")
 
 
@@ -534,8 +540,8 @@ def test_second_order_float32_dense_sigmoid(rng):
     W = rng.standard_normal((4, 2)).astype(np.float32)
     c = rng.standard_normal((3, 2)).astype(np.float32)
     v = [rng.standard_normal((4, 2)).astype(np.float32)]
-    _, hv, _ = _second_order(lambda x_, W_: C.dense(x_, W_, None, 2), [x, W], [1], c, v)
-    _, chv, _ = _second_order(lambda x_, W_: dense_composed(x_, W_, None, 2), [x, W], [1], c, v)
+    _, hv, _ = _second_order(lambda x_, W_: C.dense(x_, W_, None, C.ACTIVATIONS["sigmoid"]), [x, W], [1], c, v)
+    _, chv, _ = _second_order(lambda x_, W_: dense_composed(x_, W_, None, "sigmoid"), [x, W], [1], c, v)
     assert hv[0].dtype == np.float32
     np.testing.assert_allclose(hv[0], chv[0], rtol=1e-4, atol=1e-5)
 
@@ -588,16 +594,18 @@ BAD = [
     ("dense int", lambda: C.dense(tf.zeros([2, 3], dtype=tf.int32), tf.zeros([3, 2], dtype=tf.int32)), TypeError, "dense"),
     ("dense activation code", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 2]), None, 5),
      tf.errors.InvalidArgumentError, "dense"),
-    ("mse shape", lambda: C.pointwise_loss(0, tf.zeros([2, 4]), tf.zeros([2, 3]), 0.0),
+    ("mse shape", lambda: C.mean_squared_error(tf.zeros([2, 4]), tf.zeros([2, 3]), 0.0),
      tf.errors.InvalidArgumentError, "mean_squared_error"),
-    ("mse dtype", lambda: C.pointwise_loss(0, tf.zeros([2, 3]), tf.zeros([2, 3], dtype=tf.float64), 0.0),
+    ("mse dtype", lambda: C.mean_squared_error(tf.zeros([2, 3]), tf.zeros([2, 3], dtype=tf.float64), 0.0),
      (tf.errors.InvalidArgumentError, TypeError), "mean_squared_error"),
-    ("huber negative delta", lambda: C.pointwise_loss(1, tf.zeros([2, 3]), tf.zeros([2, 3]), -1.0),
+    ("huber negative delta", lambda: C.huber(tf.zeros([2, 3]), tf.zeros([2, 3]), -1.0),
      tf.errors.InvalidArgumentError, "huber"),
-    ("bce shape", lambda: C.pointwise_loss(3, tf.zeros([3]), tf.zeros([2]), 0.0),
+    ("bce shape", lambda: C.binary_crossentropy_from_logits(tf.zeros([3]), tf.zeros([2]), 0.0),
      tf.errors.InvalidArgumentError, "binary_crossentropy"),
-    ("unknown loss kind", lambda: C.pointwise_loss(7, tf.zeros([2]), tf.zeros([2]), 0.0),
-     tf.errors.InvalidArgumentError, "pointwise_loss"),
+    ("log_cosh shape", lambda: C.log_cosh(tf.zeros([2, 4]), tf.zeros([2, 3]), 0.0),
+     tf.errors.InvalidArgumentError, "log_cosh"),
+    ("unknown activation code", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 4]), None, len(C.ACTIVATIONS)),
+     tf.errors.InvalidArgumentError, "ACTIVATIONS"),
 ]
 
 
@@ -640,14 +648,14 @@ _MEM_SCRIPT = textwrap.dedent(r"""
         p = tf.random.uniform(shape, dtype=tf.float32, seed=2)
         with tf.GradientTape() as tape:  # warm-up on a small problem: code paths, thread pools
             s = tf.constant(np.ones((4, 4), np.float32)); tape.watch(s)
-            l = tf.reduce_sum(tf._core.pointwise_loss(0, s * 0.5, s, 0.0))
+            l = tf.reduce_sum(tf._core.mean_squared_error(s * 0.5, s, 0.0))
         tape.gradient(l, s)
         gc.collect()
         ok = reset_peak()
         base = status("VmRSS")
         with tf.GradientTape() as tape:
             tape.watch(p)
-            loss = tf.reduce_sum(tf._core.pointwise_loss(0, t, p, 0.0))
+            loss = tf.reduce_sum(tf._core.mean_squared_error(t, p, 0.0))
         g = tape.gradient(loss, p)
         peak = status("VmHWM")
         pn, tn, gn = p.numpy().reshape(-1), t.numpy().reshape(-1), g.numpy().reshape(-1)
@@ -691,7 +699,7 @@ def test_fused_mse_2_24_gradient_and_row_losses(mem_result):
     np.testing.assert_allclose(mem_result["rows"]["loss"], mem_result["rows"]["loss_ref"], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind,param", [(0, 0.0), (1, 1.0)], ids=["mse", "huber"])
+@pytest.mark.parametrize("kind,param", [(fr.MSE, 0.0), (fr.HUBER, 1.0), (fr.LOG_COSH, 0.0)], ids=["mse", "huber", "log_cosh"])
 def test_fused_loss_long_float32_row_is_accurate(kind, param):
     n = 2 ** 24
     rng = np.random.default_rng(5)
@@ -703,7 +711,7 @@ def test_fused_loss_long_float32_row_is_accurate(kind, param):
     try:
         for threads in (1, 2):
             C.set_num_threads(threads)
-            got = float(C.pointwise_loss(kind, tt, pp, param).numpy())
+            got = float(getattr(C, kind)(tt, pp, param).numpy())
             np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=f"{threads} threads")
     finally:
         C.set_num_threads(old)

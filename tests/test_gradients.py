@@ -223,6 +223,7 @@ UNARY = {
     "sqrt": (tf.sqrt, _positive),
     "exp": (tf.exp, _normal),
     "log": (tf.math.log, _positive),
+    "log1p": (tf.math.log1p, lambda r, s: r.uniform(-0.7, 2.5, s)),
     "tanh": (tf.tanh, _normal),
     "sigmoid": (tf.sigmoid, lambda r, s: 3.0 * r.standard_normal(s)),
     "reciprocal": (tf.math.reciprocal, lambda r, s: _away_from_zero(r, s)),
@@ -696,12 +697,12 @@ def test_empty_tensors_give_empty_or_zero_gradients(case):
 # The fused unary backward kernel (one tape) and the composed rule (taken when an outer tape records the
 # backward pass) are the same float operations: their gradients agree bit for bit.
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["negative", "abs", "square", "sqrt", "exp", "log", "tanh", "sigmoid", "relu",
+@pytest.mark.parametrize("name", ["negative", "abs", "square", "sqrt", "exp", "log", "log1p", "tanh", "sigmoid", "relu",
                                   "sign", "reciprocal", "rsqrt"])
 def test_fused_unary_backward_matches_composition(name, dtype):
     import pyfast_tape as tf
     fn = {"negative": tf.negative, "abs": tf.abs, "square": tf.square, "sqrt": tf.sqrt, "exp": tf.exp,
-          "log": tf.math.log, "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "sign": tf.sign,
+          "log": tf.math.log, "log1p": tf.math.log1p, "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "sign": tf.sign,
           "reciprocal": tf.math.reciprocal, "rsqrt": tf.math.rsqrt}[name]
     rng = np.random.default_rng(11)
     lo = 0.1 if name in ("sqrt", "log", "reciprocal", "rsqrt") else -3.0

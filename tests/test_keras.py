@@ -106,6 +106,17 @@ def test_sparse_categorical_crossentropy_docstring(kwargs, sample_weight, expect
           rtol=2e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("kwargs,sample_weight,expected", [
+    ({}, None, 0.108), ({}, [0.8, 0.2], 0.087), ({"reduction": "sum"}, None, 0.217),
+    ({"reduction": None}, None, [0.217, 0.0]),
+])
+def test_log_cosh_docstring(kwargs, sample_weight, expected):
+    y_true, y_pred = [[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]]
+    close(keras.losses.LogCosh(**kwargs)(y_true, y_pred, sample_weight=sample_weight), expected, rtol=0, atol=1e-3)
+    assert abs(fr.keras_loss("log_cosh", y_true, y_pred) - 0.108) < 1e-3
+    assert keras.losses.get("log_cosh") is keras.losses.log_cosh and keras.losses.LogCosh().name == "log_cosh"
+
+
 def test_binary_crossentropy_docstring():
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
     close(bce([0, 1, 0, 0], [-18.6, 0.51, 2.94, -12.8]), 0.865, rtol=0, atol=1e-3, dtype=np.float32)
@@ -126,7 +137,7 @@ def test_binary_crossentropy_docstring():
 # 2. losses against the reference: random data, reductions, sample weights, smoothing, functional forms
 # ================================================================================================================
 def _loss_data(kind, rng, shape=(6, 4)):
-    if kind in ("mse", "huber"):
+    if kind in ("mse", "huber", "log_cosh"):
         return rng.standard_normal(shape), 2 * rng.standard_normal(shape)
     if kind == "bce":
         return rng.uniform(0, 1, shape), rng.uniform(0.02, 0.98, shape)
@@ -149,6 +160,7 @@ LOSS_CASES = {
     "mse": (lambda **k: keras.losses.MeanSquaredError(**k), "mse", {}),
     "huber": (lambda **k: keras.losses.Huber(**k), "huber", {}),
     "huber_d0.4": (lambda **k: keras.losses.Huber(delta=0.4, **k), "huber", {"delta": 0.4}),
+    "log_cosh": (lambda **k: keras.losses.LogCosh(**k), "log_cosh", {}),
     "bce": (lambda **k: keras.losses.BinaryCrossentropy(**k), "bce", {}),
     "bce_logits": (lambda **k: keras.losses.BinaryCrossentropy(from_logits=True, **k), "bce", {"from_logits": True}),
     "bce_smooth": (lambda **k: keras.losses.BinaryCrossentropy(label_smoothing=0.2, **k), "bce", {"label_smoothing": 0.2}),
@@ -162,7 +174,7 @@ LOSS_CASES = {
     "scce_logits": (lambda **k: keras.losses.SparseCategoricalCrossentropy(from_logits=True, **k), "scce",
                     {"from_logits": True}),
 }
-_DATA_KIND = {"mse": "mse", "huber": "huber", "huber_d0.4": "huber", "bce": "bce", "bce_logits": "bce_logits",
+_DATA_KIND = {"mse": "mse", "huber": "huber", "log_cosh": "log_cosh", "huber_d0.4": "huber", "bce": "bce", "bce_logits": "bce_logits",
               "bce_smooth": "bce", "cce": "cce", "cce_logits": "cce_logits", "cce_smooth": "cce",
               "cce_logits_smooth": "cce_logits", "scce": "scce", "scce_logits": "scce_logits"}
 
@@ -192,6 +204,8 @@ def test_functional_forms_are_per_sample(dtype, rng):
     close(L.mean_squared_error(t, p), fr.mse_per_sample(t, p), rtol=1e-5 if dtype == np.float32 else 1e-12, dtype=dtype)
     close(L.huber(t, p, delta=0.7), fr.huber_per_sample(t, p, 0.7), rtol=1e-5 if dtype == np.float32 else 1e-12,
           dtype=dtype)
+    close(L.log_cosh(t, p), fr.log_cosh_per_sample(t, p), rtol=1e-5 if dtype == np.float32 else 1e-12, dtype=dtype)
+    close(L.logcosh(t, p), fr.log_cosh_per_sample(t, p), rtol=1e-5 if dtype == np.float32 else 1e-12, dtype=dtype)
     yt, yp = _loss_data("cce_logits", rng, (3, 5))
     close(L.categorical_crossentropy(yt.astype(dtype), yp.astype(dtype), from_logits=True),
           fr.cce_per_sample(yt, yp.astype(dtype), from_logits=True), dtype=dtype)
@@ -241,7 +255,7 @@ def test_losses_gradient_through_the_tape(rng):
     with tf.GradientTape() as tape:
         loss = keras.losses.Huber(delta=0.5)(t, pv, sample_weight=sw)
     g = tape.gradient(loss, pv)
-    expected = fr.pointwise_bwd(1, t, p, 0.5, sw / 4.0)
+    expected = fr.pointwise_bwd(fr.HUBER, t, p, 0.5, sw / 4.0)
     close(g, expected, rtol=1e-5, atol=1e-7, dtype=np.float32)
     yt, z = _loss_data("cce_logits", rng, (4, 5))
     zv = tf.Variable(z.astype(np.float32))
@@ -395,12 +409,11 @@ def test_dense_output_equals_numpy(activation, xshape, rng):
     y = d(x)
     close(y, ACTIVATIONS[activation](x.astype(np.float64) @ W + b), rtol=1e-5, atol=1e-6, dtype=np.float32)
     # gradient w.r.t. the kernel and bias (sum of outputs) against the reference
-    act_code = {None: 0, "linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "softmax": 4}[activation]
     dy = rng.standard_normal(y.shape).astype(np.float32)
     with tf.GradientTape() as tape:
         out = d(x)
     gk, gb = tape.gradient(out, [d.kernel, d.bias], output_gradients=tf.constant(dy))
-    _, dW, db = fr.dense_bwd(x, W, b, act_code, dy)
+    _, dW, db = fr.dense_bwd(x, W, b, activation or "linear", dy)
     close(gk, dW, rtol=1e-5, atol=1e-5)
     close(gb, db, rtol=1e-5, atol=1e-5)
 
@@ -430,6 +443,15 @@ def test_layers_autocast_float_inputs(case, rng):
     assert _np(y).dtype == np.dtype(want)
     W, b = layer.get_weights()
     close(y, np.asarray(x64, want).astype(np.float64) @ W + b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear", "tanh", "sigmoid", "softmax"])
+def test_dense_propagates_nan_like_tf(activation):
+    """A NaN pre-activation gives NaN through every activation, relu included (TF's Relu: max(x, 0) -> NaN)."""
+    d = keras.layers.Dense(2, activation=activation, kernel_initializer="ones", bias_initializer="zeros")
+    y = d(np.array([[np.nan, 1.0], [1.0, 2.0]], np.float32)).numpy()
+    assert np.all(np.isnan(y[0])), f"Dense({activation}) row with a NaN input gave {y[0]}"
+    assert np.all(np.isfinite(y[1]))
 
 
 def test_dense_bad_activation_name():

@@ -135,36 +135,27 @@ static void map1(T* out, const T* x, int64_t n, F f) {
 
 template <class T>
 void unary_forward(UnaryOp op, T* out, const T* x, int64_t n) {
-  switch (op) {
-    case UnaryOp::Neg: return map1(out, x, n, [](T v) { return T(-v); });
-    case UnaryOp::Abs: return map1(out, x, n, [](T v) { return v < T(0) ? T(-v) : v; });
-    case UnaryOp::Square: return map1(out, x, n, [](T v) { return T(v * v); });
-    case UnaryOp::Sqrt: return map1(out, x, n, [](T v) { return T(std::sqrt(v)); });
-    case UnaryOp::Exp: return map1(out, x, n, [](T v) { return T(std::exp(v)); });
-    case UnaryOp::Log: return map1(out, x, n, [](T v) { return T(std::log(v)); });
-    case UnaryOp::Tanh: return map1(out, x, n, [](T v) { return T(std::tanh(v)); });
-    case UnaryOp::Sigmoid: return map1(out, x, n, [](T v) { return math::sigmoid(v); });
-    case UnaryOp::Relu: return map1(out, x, n, [](T v) { return math::relu(v); });
-    case UnaryOp::Sign: return map1(out, x, n, [](T v) { return math::sign(v); });
-    case UnaryOp::Reciprocal: return map1(out, x, n, [](T v) { return T(T(1) / v); });
-    case UnaryOp::Rsqrt: return map1(out, x, n, [](T v) { return T(T(1) / std::sqrt(v)); });
+  switch (op) {  // the op as a template argument: each loop is branch-free (formulas: csrc/math.h)
+#define PFT_CASE(E, ...) \
+  case UnaryOp::E: return map1(out, x, n, [](T v) { return Unary<UnaryOp::E>::fwd(v); });
+    PFT_UNARY_OPS(PFT_CASE)
+#undef PFT_CASE
   }
 }
 
 template <UnaryOp OP, class T>
 static void unary_grad_loop(T* dx, const T* dy, const T* x, const T* y, int64_t n) {
   parallel_range(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) dx[i] = unary_grad(OP, x[i], y[i], dy[i]);
+    for (int64_t i = b; i < e; i++) dx[i] = Unary<OP>::grad(x[i], y[i], dy[i]);
   });
 }
 
 template <class T>
 void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int64_t n) {
-  switch (op) {  // the op as a template argument: each loop is branch-free
-#define PFT_CASE(O) \
-  case UnaryOp::O: return unary_grad_loop<UnaryOp::O>(dx, dy, x, y, n);
-    PFT_CASE(Neg) PFT_CASE(Abs) PFT_CASE(Square) PFT_CASE(Sqrt) PFT_CASE(Exp) PFT_CASE(Log)
-    PFT_CASE(Tanh) PFT_CASE(Sigmoid) PFT_CASE(Relu) PFT_CASE(Sign) PFT_CASE(Reciprocal) PFT_CASE(Rsqrt)
+  switch (op) {
+#define PFT_CASE(E, ...) \
+  case UnaryOp::E: return unary_grad_loop<UnaryOp::E>(dx, dy, x, y, n);
+    PFT_UNARY_OPS(PFT_CASE)
 #undef PFT_CASE
   }
 }

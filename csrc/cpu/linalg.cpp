@@ -122,27 +122,27 @@ static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, 
   matmul_forward<T>(C, A, B, 1, &zero, &zero, M, N, K, ta, tb);
 }
 
-// Calls f(std::integral_constant<int, act>): the activation as a compile-time constant, so each
+// Calls f(std::integral_constant<Activation, act>): the activation as a compile-time constant, so each
 // per-element loop below is branch-free and vectorises (a switch per element cost more than the GEMM's
 // own epilogue should: 29 ms on a 4096 x 2048 output).
 template <class F>
-static void with_activation(math::Activation a, F&& f) {
+static void with_activation(Activation a, F&& f) {
   switch (a) {
-    case math::Activation::Relu: return f(std::integral_constant<int, 1>{});
-    case math::Activation::Sigmoid: return f(std::integral_constant<int, 2>{});
-    case math::Activation::Tanh: return f(std::integral_constant<int, 3>{});
-    case math::Activation::Softmax: return f(std::integral_constant<int, 4>{});
-    default: return f(std::integral_constant<int, 0>{});
+#define PFT_ACT_CASE(E, stem) \
+  case Activation::E: return f(std::integral_constant<Activation, Activation::E>{});
+    PFT_ACTIVATIONS(PFT_ACT_CASE)
+#undef PFT_ACT_CASE
   }
+  throw InvalidArgument("dense: unknown activation code " + std::to_string(int(a)));
 }
 
 template <class T>
-void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t D, int64_t K, int act) {
+void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t D, int64_t K, Activation act) {
   // out (N, K) = inp (N, D) @ weight (D, K) by BLAS, then bias and activation in one pass over out.
   if (D == 0) std::fill(out, out + N * K, T(0));
   else gemm<T>(false, false, N, K, D, inp, weight, out);
-  with_activation(math::Activation(act), [&](auto tag) {
-    constexpr auto a = math::Activation(decltype(tag)::value);
+  with_activation(act, [&](auto tag) {
+    constexpr auto a = decltype(tag)::value;
     if (a == math::Activation::Linear && !bias) return;
     parallel_for(N, N * K >= kParallelThreshold, [&](int64_t n) {
       T* y = out + n * K;
@@ -169,8 +169,8 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t
 
 template <class T>
 void dense_backward(T* dinp, T* dweight, T* dbias, T* dz, T* partials, int partial_rows, const T* dout, const T* inp,
-                    const T* weight, const T* out, int64_t N, int64_t D, int64_t K, int act) {
-  const auto a = math::Activation(act);
+                    const T* weight, const T* out, int64_t N, int64_t D, int64_t K, Activation act) {
+  const auto a = act;
   // 1. dz = act'(y) * dy, row by row; each thread sums its rows of dz into its own bias partial.
   const T* g = dout;
   if (a != math::Activation::Linear) {
@@ -192,7 +192,7 @@ void dense_backward(T* dinp, T* dweight, T* dbias, T* dz, T* partials, int parti
           for (int64_t k = 0; k < K; k++) z[k] = (dy[k] - s) * y[k];
         } else {
           with_activation(a, [&](auto tag) {  // branch-free, vectorised per activation
-            constexpr auto ac = math::Activation(decltype(tag)::value);
+            constexpr auto ac = decltype(tag)::value;
             for (int64_t k = 0; k < K; k++) z[k] = math::activation_grad(ac, y[k], dy[k]);
           });
         }

@@ -294,7 +294,7 @@ template double sparse_softmax_xent_mean<double, int64_t>(double*, const double*
 // kind a template parameter so each inner loop is branch-free and vectorises.
 // Sum of point losses over [0, n): blocks of 256 summed in T by eight vector lanes, each block added in
 // double. float32 error stays ~1e-7 over 2^24 terms and the inner loop runs at full vector width.
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 static double point_loss_sum(const T* pred, const T* target, int64_t n, T param) {
   double s = 0;
   int64_t i = 0;
@@ -308,7 +308,7 @@ static double point_loss_sum(const T* pred, const T* target, int64_t n, T param)
   return s;
 }
 
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 static void pointwise_forward_impl(T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
   // pred, target (N, D); loss (N,). Sequential sum per row then / D, as Keras's mean(axis=-1).
   if (N == 1 && D >= kParallelThreshold) {
@@ -340,7 +340,7 @@ static void pointwise_forward_impl(T* loss, const T* pred, const T* target, int6
   });
 }
 
-template <int KIND, class T>
+template <PointwiseLoss KIND, class T>
 static void pointwise_backward_impl(T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
                                     T param) {
   // dpred_nd = f'(pred_nd, target_nd) * dloss_n / D
@@ -357,23 +357,23 @@ static void pointwise_backward_impl(T* dpred, const T* dloss, const T* pred, con
 }
 
 template <class T>
-void pointwise_loss_forward(int kind, T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
-  switch (kind) {
-    case 0: return pointwise_forward_impl<0>(loss, pred, target, N, D, param);
-    case 1: return pointwise_forward_impl<1>(loss, pred, target, N, D, param);
-    case 2: return pointwise_forward_impl<2>(loss, pred, target, N, D, param);
-    default: return pointwise_forward_impl<3>(loss, pred, target, N, D, param);
+void pointwise_loss_forward(PointwiseLoss kind, T* loss, const T* pred, const T* target, int64_t N, int64_t D, T param) {
+  switch (kind) {  // the loss as a template argument (formulas: csrc/math.h)
+#define PFT_CASE(E, ...) \
+  case PointwiseLoss::E: return pointwise_forward_impl<PointwiseLoss::E>(loss, pred, target, N, D, param);
+    PFT_POINTWISE_LOSSES(PFT_CASE)
+#undef PFT_CASE
   }
 }
 
 template <class T>
-void pointwise_loss_backward(int kind, T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
+void pointwise_loss_backward(PointwiseLoss kind, T* dpred, const T* dloss, const T* pred, const T* target, int64_t N, int64_t D,
                              T param) {
-  switch (kind) {
-    case 0: return pointwise_backward_impl<0>(dpred, dloss, pred, target, N, D, param);
-    case 1: return pointwise_backward_impl<1>(dpred, dloss, pred, target, N, D, param);
-    case 2: return pointwise_backward_impl<2>(dpred, dloss, pred, target, N, D, param);
-    default: return pointwise_backward_impl<3>(dpred, dloss, pred, target, N, D, param);
+  switch (kind) {  // the loss as a template argument (formulas: csrc/math.h)
+#define PFT_CASE(E, ...) \
+  case PointwiseLoss::E: return pointwise_backward_impl<PointwiseLoss::E>(dpred, dloss, pred, target, N, D, param);
+    PFT_POINTWISE_LOSSES(PFT_CASE)
+#undef PFT_CASE
   }
 }
 

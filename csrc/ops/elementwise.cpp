@@ -44,53 +44,19 @@ uint32_t axes_mask(const char* op, const std::vector<int64_t>& axes, bool all, i
   return m;
 }
 
-static const char* unary_name(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Neg: return "negative";
-    case UnaryOp::Abs: return "abs";
-    case UnaryOp::Square: return "square";
-    case UnaryOp::Sqrt: return "sqrt";
-    case UnaryOp::Exp: return "exp";
-    case UnaryOp::Log: return "log";
-    case UnaryOp::Tanh: return "tanh";
-    case UnaryOp::Sigmoid: return "sigmoid";
-    case UnaryOp::Relu: return "relu";
-    case UnaryOp::Sign: return "sign";
-    case UnaryOp::Reciprocal: return "reciprocal";
-    case UnaryOp::Rsqrt: return "rsqrt";
-  }
-  return "unary";
-}
-
-const char* binary_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Add: return "add";
-    case BinaryOp::Sub: return "subtract";
-    case BinaryOp::Mul: return "multiply";
-    case BinaryOp::Div: return "divide";
-    case BinaryOp::Pow: return "pow";
-    case BinaryOp::Maximum: return "maximum";
-    case BinaryOp::Minimum: return "minimum";
-    case BinaryOp::Less: return "less";
-    case BinaryOp::LessEqual: return "less_equal";
-    case BinaryOp::Greater: return "greater";
-    case BinaryOp::GreaterEqual: return "greater_equal";
-    case BinaryOp::Equal: return "equal";
-    case BinaryOp::NotEqual: return "not_equal";
-  }
-  return "binary";
-}
-
 // ---- unary -------------------------------------------------------------------------------------------
 static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
-static const OpDef kUnary = {"unary", unary_backward};
+// One OpDef per op (its name on the tape), all with the family's backward rule.
+static const OpDef kUnary[] = {
+#define PFT_ROW(E, stem, ...) {#stem, unary_backward},
+    PFT_UNARY_OPS(PFT_ROW)
+#undef PFT_ROW
+};
 
 TensorPtr unary(UnaryOp op, const TensorPtr& x) {
   const char* name = unary_name(op);
   if (misplaced({x.get()})) return unary(op, to_device(x, op_device(name, {x.get()})));
-  bool float_only = !(op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Square ||
-                      op == UnaryOp::Sign || op == UnaryOp::Relu);
-  if (x->dtype == DType::Bool || (float_only && !is_floating(x->dtype)))
+  if (x->dtype == DType::Bool || (unary_float_only(op) && !is_floating(x->dtype)))
     throw TypeError(std::string(name) + ": unsupported dtype " + dtype_name(x->dtype) + " (input " + describe(*x) +
                     "); cast it first, e.g. tf.cast(x, tf.float32)");
   auto out = empty(x->dtype, x->shape, x->device());
@@ -100,7 +66,7 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
     PFT_KERNEL_FOR(out->device(), unary_forward<T>)(op, out->data<T>(), x->data<T>(), x->numel);
   });
   int64_t attr = int64_t(op);
-  finish_op(&kUnary, name, {x}, out, &attr, 1);
+  finish_op(&kUnary[int(op)], name, {x}, out, &attr, 1);
   return out;
 }
 
@@ -128,6 +94,7 @@ static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
     case UnaryOp::Sqrt: din[0] = div(mul_scalar(dy, 0.5), y); break;             // y = sqrt(x): dy * 0.5 / y
     case UnaryOp::Exp: din[0] = mul(dy, y); break;                               // y = e^x
     case UnaryOp::Log: din[0] = div(dy, x); break;                               // y = log x
+    case UnaryOp::Log1p: din[0] = mul(dy, unary(UnaryOp::Reciprocal, add_scalar(x, 1.0))); break;  // dy / (1 + x)
     case UnaryOp::Tanh: din[0] = mul(dy, sub(ones_like(y), mul(y, y))); break;   // 1 - y^2
     case UnaryOp::Sigmoid: din[0] = mul(dy, mul(y, sub(ones_like(y), y))); break;  // y (1 - y)
     case UnaryOp::Relu:                                                           // dy where x > 0
@@ -141,7 +108,11 @@ static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
 
 // ---- binary ------------------------------------------------------------------------------------------
 static void binary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
-static const OpDef kBinary = {"binary", binary_backward};
+static const OpDef kBinary[] = {  // the arithmetic ops; comparisons are not differentiable (no OpDef)
+#define PFT_ROW(E, stem) {#stem, binary_backward},
+    PFT_BINARY_OPS(PFT_ROW)
+#undef PFT_ROW
+};
 
 TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   const char* name = binary_name(op);
@@ -182,7 +153,7 @@ GILRelease nogil(plan.numel >= kReleaseGILWork);
     }
   });
   int64_t attr = int64_t(op);
-  finish_op(cmp ? nullptr : &kBinary, name, {a, b}, out, &attr, 1);
+  finish_op(cmp ? nullptr : &kBinary[int(op)], name, {a, b}, out, &attr, 1);
   return out;
 }
 

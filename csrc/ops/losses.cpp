@@ -42,27 +42,25 @@ static Shape drop_last(const Shape& s) {
 }
 
 // ---- dense -------------------------------------------------------------------------------------------
-static const char* kActNames[] = {"linear", "relu", "sigmoid", "tanh", "softmax"};
-
-static TensorPtr dense_composed(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int act) {
+static TensorPtr dense_composed(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, Activation act) {
   const int64_t D = W->shape.d[0], K = W->shape.d[1];
   Shape os = drop_last(x->shape);
   os.push_back(K);
   TensorPtr z = matmul(reshape(x, Shape{leading_rows(x), D}), W, false, false);
   if (b) z = add(z, b);
   switch (act) {
-    case 1: z = unary(UnaryOp::Relu, z); break;
-    case 2: z = unary(UnaryOp::Sigmoid, z); break;
-    case 3: z = unary(UnaryOp::Tanh, z); break;
-    case 4: z = softmax(z, -1, false); break;
-    default: break;
+    case Activation::Linear: break;
+    case Activation::Relu: z = unary(UnaryOp::Relu, z); break;
+    case Activation::Sigmoid: z = unary(UnaryOp::Sigmoid, z); break;
+    case Activation::Tanh: z = unary(UnaryOp::Tanh, z); break;
+    case Activation::Softmax: z = softmax(z, -1, false); break;
   }
   return reshape(z, os);
 }
 
 static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
   const TensorPtr &x = e.in[0], &W = e.in[1], &b = e.in[2];
-  const int act = int(e.attr[0]);
+  const Activation act = Activation(e.attr[0]);
   if (outer_tape_records(e, dout[0])) {
     backward_by_composition(e, dout[0], din, [&] { return dense_composed(x, W, b, act); });
     return;
@@ -73,8 +71,8 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
   TensorPtr dx = e.need(0) ? empty(x->dtype, x->shape, x->device()) : nullptr;
   TensorPtr dW = e.need(1) ? empty(W->dtype, W->shape, W->device()) : nullptr;
   TensorPtr db = (b && e.need(2)) ? empty(b->dtype, b->shape, b->device()) : nullptr;
-  TensorPtr dz = act != 0 ? empty(x->dtype, Shape{N, K}, x->device()) : nullptr;
-  TensorPtr partials = (db && act != 0 && !gpu) ? empty(x->dtype, Shape{threads, K}, x->device()) : nullptr;
+  TensorPtr dz = act != Activation::Linear ? empty(x->dtype, Shape{N, K}, x->device()) : nullptr;
+  TensorPtr partials = (db && act != Activation::Linear && !gpu) ? empty(x->dtype, Shape{threads, K}, x->device()) : nullptr;
   dispatch_float(x->dtype, "dense", [&](auto tag) {
     using T = decltype(tag);
     auto p = [](const TensorPtr& t) { return t ? t->data<T>() : nullptr; };
@@ -88,12 +86,14 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
 }
 static const OpDef kDense = {"dense", dense_backward};
 
-TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int act) {
+TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, Activation act) {
   if (misplaced({x.get(), W.get(), b.get()})) {
     const Device d = op_device("dense", {x.get(), W.get(), b.get()});
     return dense(to_device(x, d), to_device(W, d), b ? to_device(b, d) : b, act);
   }
-  if (act < 0 || act > 4) throw InvalidArgument("dense: unknown activation code " + std::to_string(act));
+  if (int(act) < 0 || int(act) >= kNumActivations)
+    throw InvalidArgument("dense: activation code " + std::to_string(int(act)) +
+                          " is not one of _core.ACTIVATIONS (0.." + std::to_string(kNumActivations - 1) + ")");
   check_float_same("dense", x, "x", W, "kernel");
   if (W->ndim() != 2) throw InvalidArgument("dense: kernel must have rank 2, got " + describe(*W));
   if (x->ndim() < 1 || x->shape.d[x->ndim() - 1] != W->shape.d[0])
@@ -113,9 +113,8 @@ TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int 
     GILRelease nogil(N * D * K >= kReleaseGILWork);
     PFT_KERNEL_FOR(out->device(), dense_forward<T>)(out->data<T>(), x->data<T>(), W->data<T>(), b ? b->data<T>() : nullptr, N, D, K, act);
   });
-  int64_t attr = act;
+  int64_t attr = int64_t(act);
   finish_op(&kDense, "dense", {x, W, b}, out, &attr, 1);
-  (void)kActNames;
   return out;
 }
 
@@ -308,14 +307,12 @@ TensorPtr sparse_softmax_cross_entropy_mean(const TensorPtr& labels, const Tenso
 }
 
 // ---- pointwise losses ------------------------------------------------------------------------------------
-static const char* kLossNames[] = {"mean_squared_error", "huber", "binary_crossentropy", "binary_crossentropy"};
-
-static TensorPtr pointwise_composed(int kind, const TensorPtr& target, const TensorPtr& pred, double p) {
+static TensorPtr pointwise_composed(PointwiseLoss kind, const TensorPtr& target, const TensorPtr& pred, double p) {
   const uint32_t last = pred->ndim() ? 1u << (pred->ndim() - 1) : 0u;
   TensorPtr l;
   switch (kind) {
-    case 0: l = unary(UnaryOp::Square, sub(pred, target)); break;
-    case 1: {  // where(|e| <= d, 0.5 e^2, d |e| - 0.5 d^2)
+    case PointwiseLoss::MeanSquaredError: l = unary(UnaryOp::Square, sub(pred, target)); break;
+    case PointwiseLoss::Huber: {  // where(|e| <= d, 0.5 e^2, d |e| - 0.5 d^2)
       auto err = sub(pred, target);
       auto a = unary(UnaryOp::Abs, err);
       auto d = full(pred->dtype, Shape{}, p, pred->device());
@@ -323,17 +320,22 @@ static TensorPtr pointwise_composed(int kind, const TensorPtr& target, const Ten
                 add_scalar(mul(d, a), -0.5 * p * p));
       break;
     }
-    case 2: {  // -(z log(p) + (1 - z) log(1 - p)), p clipped to [eps, 1 - eps]
+    case PointwiseLoss::BinaryCrossentropy: {  // -(z log(p) + (1 - z) log(1 - p)), p clipped to [eps, 1 - eps]
       auto pc = binary(BinaryOp::Minimum, binary(BinaryOp::Maximum, pred, full(pred->dtype, Shape{}, p, pred->device())),
                        full(pred->dtype, Shape{}, 1.0 - p, pred->device()));
       auto one = full(pred->dtype, Shape{}, 1.0, pred->device());
       l = neg(add(mul(target, unary(UnaryOp::Log, pc)), mul(sub(one, target), unary(UnaryOp::Log, sub(one, pc)))));
       break;
     }
-    default: {  // max(x, 0) - x z + log(1 + exp(-|x|))
+    case PointwiseLoss::BinaryCrossentropyFromLogits: {  // max(x, 0) - x z + log(1 + exp(-|x|))
       auto one = full(pred->dtype, Shape{}, 1.0, pred->device());
       l = add(sub(unary(UnaryOp::Relu, pred), mul(pred, target)),
               unary(UnaryOp::Log, add(one, unary(UnaryOp::Exp, neg(unary(UnaryOp::Abs, pred))))));
+      break;
+    }
+    case PointwiseLoss::LogCosh: {  // log cosh e = |e| + log1p(exp(-2|e|)) - log 2 (even: its gradient at 0 is 0)
+      auto a = unary(UnaryOp::Abs, sub(pred, target));
+      l = add_scalar(add(a, unary(UnaryOp::Log1p, unary(UnaryOp::Exp, mul_scalar(a, -2.0)))), -0.6931471805599453);
       break;
     }
   }
@@ -342,7 +344,7 @@ static TensorPtr pointwise_composed(int kind, const TensorPtr& target, const Ten
 
 static void pointwise_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din) {
   const TensorPtr &target = e.in[0], &pred = e.in[1];
-  const int kind = int(e.attr[0]);
+  const PointwiseLoss kind = PointwiseLoss(e.attr[0]);
   const double p = e.fattr;
   if (e.need(0) || outer_tape_records(e, dout[0])) {
     backward_by_composition(e, dout[0], din, [&] { return pointwise_composed(kind, target, pred, p); });
@@ -350,7 +352,7 @@ static void pointwise_backward(const TapeEntry& e, const TensorPtr* dout, Tensor
   }
   const int64_t D = pred->ndim() ? pred->shape.d[pred->ndim() - 1] : 1, N = D ? pred->numel / D : 0;
   auto dpred = empty(pred->dtype, pred->shape, pred->device());
-  dispatch_float(pred->dtype, kLossNames[kind], [&](auto tag) {
+  dispatch_float(pred->dtype, pointwise_loss_name(kind), [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(N * D >= kReleaseGILWork);
     PFT_KERNEL_FOR(dpred->device(), pointwise_loss_backward<T>)(kind, dpred->data<T>(), dout[0]->data<T>(), pred->data<T>(), target->data<T>(), N,
@@ -358,11 +360,16 @@ static void pointwise_backward(const TapeEntry& e, const TensorPtr* dout, Tensor
   });
   din[1] = dpred;
 }
-static const OpDef kPointwiseLoss = {"pointwise_loss", pointwise_backward};
+static const OpDef kPointwiseLoss[] = {
+#define PFT_ROW(E, stem) {#stem, pointwise_backward},
+    PFT_POINTWISE_LOSSES(PFT_ROW)
+#undef PFT_ROW
+};
 
-TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pred, double param) {
-  if (kind < 0 || kind > 3) throw InvalidArgument("pointwise_loss: unknown kind " + std::to_string(kind));
-  const char* op = kLossNames[kind];
+TensorPtr pointwise_loss(PointwiseLoss kind, const TensorPtr& target, const TensorPtr& pred, double param) {
+  if (int(kind) < 0 || int(kind) >= kNumPointwiseLosses)
+    throw InvalidArgument("pointwise_loss: unknown kind " + std::to_string(int(kind)));
+  const char* op = pointwise_loss_name(kind);
   if (misplaced({target.get(), pred.get()})) {
     const Device d = op_device(op, {target.get(), pred.get()});
     return pointwise_loss(kind, to_device(target, d), to_device(pred, d), param);
@@ -371,7 +378,7 @@ TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pre
   if (target->shape != pred->shape)
     throw InvalidArgument(std::string(op) + ": y_true " + describe(*target) + " and y_pred " + describe(*pred) +
                           " must have the same shape");
-  if (kind == 1 && !(param >= 0)) throw InvalidArgument("huber: delta must be non-negative, got " + std::to_string(param));
+  if (kind == PointwiseLoss::Huber && !(param >= 0)) throw InvalidArgument("huber: delta must be non-negative, got " + std::to_string(param));
   const int64_t D = pred->ndim() ? pred->shape.d[pred->ndim() - 1] : 1, N = D ? pred->numel / D : 0;
   auto loss = empty(pred->dtype, drop_last(pred->shape), pred->device());
   if (D == 0) {  // mean over an empty axis: NaN, as Keras/NumPy give
@@ -386,8 +393,8 @@ TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pre
       PFT_KERNEL_FOR(loss->device(), pointwise_loss_forward<T>)(kind, loss->data<T>(), pred->data<T>(), target->data<T>(), N, D, T(param));
     });
   }
-  int64_t attr = kind;
-  finish_op(&kPointwiseLoss, op, {target, pred}, loss, &attr, 1, param);
+  int64_t attr = int64_t(kind);
+  finish_op(&kPointwiseLoss[int(kind)], op, {target, pred}, loss, &attr, 1, param);
   return loss;
 }
 

@@ -72,7 +72,6 @@ uint32_t axes_mask(const char* op, const std::vector<int64_t>& axes, bool all, i
 // ---- elementwise.cpp ---------------------------------------------------------------------------------
 TensorPtr unary(UnaryOp op, const TensorPtr& x);
 TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b);
-const char* binary_name(BinaryOp op);  // TF's name: "add", "less_equal", ...
 inline TensorPtr add(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Add, a, b); }
 inline TensorPtr sub(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Sub, a, b); }
 inline TensorPtr mul(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Mul, a, b); }
@@ -100,17 +99,17 @@ TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log);
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool trans_a, bool trans_b);
 
 // ---- losses.cpp: fused ops (one forward kernel, one backward kernel, one tape entry) ----------------
-// act: 0 linear, 1 relu, 2 sigmoid, 3 tanh, 4 softmax. x (..., D), W (D, K), b (K,) or null -> (..., K)
-TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, int act);
+// act(x @ W + b): x (..., D), W (D, K), b (K,) or null -> (..., K); act one of PFT_ACTIVATIONS
+TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, Activation act);
 // Per-example cross-entropy of logits (..., C) against probability rows (..., C) -> (...)
 TensorPtr softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits, double label_smoothing);
 // Per-example cross-entropy of logits (..., C) against integer labels (...) -> (...)
 TensorPtr sparse_softmax_cross_entropy(const TensorPtr& labels, const TensorPtr& logits);
 // The batch mean of the above (a scalar); see losses.cpp.
 TensorPtr sparse_softmax_cross_entropy_mean(const TensorPtr& labels, const TensorPtr& logits);
-// Per-example mean over the last axis of a pointwise loss. kind: 0 mse, 1 huber (param delta),
-// 2 binary cross-entropy on probabilities (param epsilon), 3 binary cross-entropy on logits.
-TensorPtr pointwise_loss(int kind, const TensorPtr& target, const TensorPtr& pred, double param);
+// Per-example mean over the last axis of a pointwise loss (PFT_POINTWISE_LOSSES); param: Huber's delta,
+// binary_crossentropy's epsilon.
+TensorPtr pointwise_loss(PointwiseLoss kind, const TensorPtr& target, const TensorPtr& pred, double param);
 
 // Backward of a fused op by differentiating its composition of primitive ops under a private tape:
 // used when an outer tape records the backward pass (higher order) and for rarely needed inputs.

@@ -4,16 +4,6 @@
 namespace pft {
 namespace ops {
 
-static const char* reduce_name(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum: return "reduce_sum";
-    case ReduceOp::Max: return "reduce_max";
-    case ReduceOp::Min: return "reduce_min";
-    case ReduceOp::Prod: return "reduce_prod";
-  }
-  return "reduce";
-}
-
 static Shape reduced_shape(const Shape& s, uint32_t mask, bool keepdims) {
   Shape out;
   for (int i = 0; i < s.ndim; i++) {
@@ -67,7 +57,11 @@ static TensorPtr reduce_raw(ReduceOp op, const TensorPtr& x, uint32_t mask) {
 }
 
 static void reduce_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
-static const OpDef kReduce = {"reduce", reduce_backward};
+static const OpDef kReduce[] = {  // one OpDef per op (its tape name), all with the family's backward rule
+#define PFT_ROW(E, stem) {"reduce_" #stem, reduce_backward},
+    PFT_REDUCE_OPS(PFT_ROW)
+#undef PFT_ROW
+};
 
 TensorPtr reduce(ReduceOp op, const TensorPtr& x, uint32_t mask, bool keepdims) {
   if (misplaced({x.get()})) return reduce(op, to_device(x, op_device(reduce_name(op), {x.get()})), mask, keepdims);
@@ -78,7 +72,7 @@ TensorPtr reduce(ReduceOp op, const TensorPtr& x, uint32_t mask, bool keepdims) 
   if (!keepdims) kept->shape = reduced_shape(x->shape, mask, false);  // fresh and unshared: relabel in place
   const TensorPtr& out = kept;
   int64_t attr[3] = {int64_t(op), int64_t(mask), int64_t(keepdims)};
-  finish_op(&kReduce, reduce_name(op), {x}, out, attr, 3);
+  finish_op(&kReduce[int(op)], reduce_name(op), {x}, out, attr, 3);
   return out;
 }
 

@@ -132,7 +132,7 @@ class Dense(Layer):
     one pass; backward: activation derivative and bias sum in one pass, then the dX and dW GEMMs).
     softmax and sigmoid outputs keep their logits for the cross-entropy losses, as in Keras."""
 
-    _FUSED = {"linear": 0, "relu": 1, "tanh": 3}
+    _FUSED = frozenset({"linear", "relu", "tanh"})  # keys of _core.ACTIVATIONS fused into the GEMM epilogue
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
@@ -156,7 +156,8 @@ class Dense(Layer):
         self.kernel: Optional[Variable] = None
         self.bias: Optional[Variable] = None
         name = activations.serialize(self.activation)
-        self._act_code = self._FUSED.get(name or "", -1) if self.activation in activations._BY_NAME.values() else -1
+        fused = name in self._FUSED and self.activation in activations._BY_NAME.values()
+        self._act_code = _core.ACTIVATIONS[name] if fused else -1
 
     def build(self, input_shape: Sequence[Optional[int]]) -> None:
         if len(input_shape) < 1 or input_shape[-1] is None:
@@ -169,7 +170,7 @@ class Dense(Layer):
     def call(self, inputs: Any) -> Any:
         if self._act_code >= 0:
             return _core.dense(inputs, self.kernel, self.bias, self._act_code)
-        z = _core.dense(inputs, self.kernel, self.bias, 0)
+        z = _core.dense(inputs, self.kernel, self.bias, _core.ACTIVATIONS["linear"])
         return self.activation(z)
 
     def compute_output_shape(self, input_shape: Sequence[Optional[int]]) -> tuple:

@@ -17,7 +17,6 @@ from ..ops import expand_dims, squeeze
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 _Tensor = _core.Tensor
-_MSE, _HUBER, _BCE_PROB, _BCE_LOGIT = 0, 1, 2, 3
 
 
 def _convert(x: Any, dtype: Any = None) -> Any:
@@ -124,7 +123,7 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
     y_true = _convert(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     y_true, y_pred = _broadcast_pair("mean_squared_error", y_true, y_pred)
-    return _core.pointwise_loss(_MSE, y_true, y_pred, 0.0)
+    return _core.mean_squared_error(y_true, y_pred)
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
@@ -132,7 +131,16 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
     y_true = _convert(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     y_true, y_pred = _broadcast_pair("huber", y_true, y_pred)
-    return _core.pointwise_loss(_HUBER, y_true, y_pred, float(delta))
+    return _core.huber(y_true, y_pred, float(delta))
+
+
+def log_cosh(y_true: Any, y_pred: Any) -> Any:
+    """Keras's ``mean(x + softplus(-2x) - log(2), axis=-1)`` with ``x = y_pred - y_true``, in one fused op."""
+    y_pred = _convert(y_pred)
+    y_true = _convert(y_true, y_pred.dtype)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _broadcast_pair("log_cosh", y_true, y_pred)
+    return _core.log_cosh(y_true, y_pred)
 
 
 def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -145,7 +153,8 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, lab
         y_true = _core.add(_core.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
     y_true, y_pred = _same_shape("binary_crossentropy", y_true, y_pred)
     out, from_logits = _logits_of(y_pred, from_logits, "binary_crossentropy", "Sigmoid")
-    return _core.pointwise_loss(_BCE_LOGIT if from_logits else _BCE_PROB, y_true, out, EPSILON)
+    fused = _core.binary_crossentropy_from_logits if from_logits else _core.binary_crossentropy
+    return fused(y_true, out, EPSILON)
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -204,6 +213,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
 
 
 mse = MSE = mean_squared_error
+logcosh = log_cosh
 
 
 # ---- classes ---------------------------------------------------------------------------------------------
@@ -252,6 +262,11 @@ class Huber(LossFunctionWrapper):
         super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
 
 
+class LogCosh(LossFunctionWrapper):
+    def __init__(self, reduction: Any = "sum_over_batch_size", name: str = "log_cosh", dtype: Any = None) -> None:
+        super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
+
+
 class BinaryCrossentropy(LossFunctionWrapper):
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: Any = "sum_over_batch_size", name: str = "binary_crossentropy", dtype: Any = None) -> None:
@@ -296,6 +311,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
 _BY_NAME = {
     "mse": mean_squared_error, "mean_squared_error": mean_squared_error, "huber": huber,
+    "log_cosh": log_cosh, "logcosh": log_cosh,
     "binary_crossentropy": binary_crossentropy, "categorical_crossentropy": categorical_crossentropy,
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
 }

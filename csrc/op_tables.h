@@ -1,0 +1,139 @@
+// The op families as named tables (X-macros, as ggml's op enum): every place that lists the members of a
+// family is generated from its table here, so a new member is one row plus its formulas in csrc/math.h.
+// From each table come: the enum (UnaryOp::Log1p ...), the TF names (unary_name(op) == "log1p"), the CPU
+// and CUDA dispatch switches (csrc/cpu/*.cpp, cuda/*.cu), one OpDef per op (its tape name), and the
+// Python bindings (csrc/bindings.cpp: one function per row, `_core.<stem>`). The columns:
+//
+//   X(Enum, stem, ...)   stem: the TF name, and the name of the per-element formulas in csrc/math.h
+//                        (math::<stem>(...) and math::<stem>_grad(...)).
+//
+// A static_assert on each family's size (kNum...) catches a row added without its users being rebuilt
+// against it. The checklist for adding an op: docs/ADDING_AN_OP.md.
+#pragma once
+#include <cstdint>
+
+namespace pft {
+
+// ---- unary: y = f(x), dx = dy * f'(x) from x and y ---------------------------------------------------
+// X(Enum, stem, float_only): float_only ops reject integer inputs (TF has no integer kernel for them).
+#define PFT_UNARY_OPS(X)          \
+  X(Neg, negative, false)         \
+  X(Abs, abs, false)              \
+  X(Square, square, false)        \
+  X(Sqrt, sqrt, true)             \
+  X(Exp, exp, true)               \
+  X(Log, log, true)               \
+  X(Log1p, log1p, true)           \
+  X(Tanh, tanh, true)             \
+  X(Sigmoid, sigmoid, true)       \
+  X(Relu, relu, false)            \
+  X(Sign, sign, false)            \
+  X(Reciprocal, reciprocal, true) \
+  X(Rsqrt, rsqrt, true)
+
+// ---- binary (broadcasting, same dtype out): z = f(a, b) ------------------------------------------------
+#define PFT_BINARY_OPS(X) \
+  X(Add, add)             \
+  X(Sub, subtract)        \
+  X(Mul, multiply)        \
+  X(Div, divide)          \
+  X(Pow, pow)             \
+  X(Maximum, maximum)     \
+  X(Minimum, minimum)
+
+// ---- comparisons (broadcasting, bool out; not differentiable) -----------------------------------------
+#define PFT_COMPARISON_OPS(X)    \
+  X(Less, less)                  \
+  X(LessEqual, less_equal)       \
+  X(Greater, greater)            \
+  X(GreaterEqual, greater_equal) \
+  X(Equal, equal)                \
+  X(NotEqual, not_equal)
+
+// ---- reductions over a set of axes: X(Enum, stem); the TF name is reduce_<stem> -------------------------
+#define PFT_REDUCE_OPS(X) \
+  X(Sum, sum)             \
+  X(Max, max)             \
+  X(Min, min)             \
+  X(Prod, prod)
+
+// ---- activations fused into dense's epilogue (Keras names): X(Enum, stem) -------------------------------
+// y = math::<stem>(z) and dz = math::<stem>_activation_grad(y, dy), in terms of the output y. Softmax is a
+// row operation, written out in the dense kernels.
+#define PFT_ACTIVATIONS(X) \
+  X(Linear, linear)        \
+  X(Relu, relu)            \
+  X(Sigmoid, sigmoid)      \
+  X(Tanh, tanh)            \
+  X(Softmax, softmax)
+
+// ---- pointwise losses (per-example mean over the last axis; Keras names): X(Enum, stem) ---------------
+// loss = mean_d math::<stem>(pred, target, param), dpred = math::<stem>_grad(pred, target, param) / D.
+// param: Huber's delta, binary_crossentropy's epsilon, unused by the others.
+#define PFT_POINTWISE_LOSSES(X)                                   \
+  X(MeanSquaredError, mean_squared_error)                         \
+  X(Huber, huber)                                                 \
+  X(BinaryCrossentropy, binary_crossentropy)                      \
+  X(BinaryCrossentropyFromLogits, binary_crossentropy_from_logits) \
+  X(LogCosh, log_cosh)
+
+#define PFT_ENUM_ROW(E, ...) E,
+#define PFT_COUNT_ROW(...) +1
+enum class UnaryOp : uint8_t { PFT_UNARY_OPS(PFT_ENUM_ROW) };
+enum class BinaryOp : uint8_t { PFT_BINARY_OPS(PFT_ENUM_ROW) PFT_COMPARISON_OPS(PFT_ENUM_ROW) };
+enum class ReduceOp : uint8_t { PFT_REDUCE_OPS(PFT_ENUM_ROW) };
+enum class Activation : int { PFT_ACTIVATIONS(PFT_ENUM_ROW) };
+enum class PointwiseLoss : int { PFT_POINTWISE_LOSSES(PFT_ENUM_ROW) };
+
+constexpr int kNumUnaryOps = 0 PFT_UNARY_OPS(PFT_COUNT_ROW);
+constexpr int kNumBinaryOps = 0 PFT_BINARY_OPS(PFT_COUNT_ROW);  // the arithmetic ones
+constexpr int kNumComparisonOps = 0 PFT_COMPARISON_OPS(PFT_COUNT_ROW);
+constexpr int kNumReduceOps = 0 PFT_REDUCE_OPS(PFT_COUNT_ROW);
+constexpr int kNumActivations = 0 PFT_ACTIVATIONS(PFT_COUNT_ROW);
+constexpr int kNumPointwiseLosses = 0 PFT_POINTWISE_LOSSES(PFT_COUNT_ROW);
+// Change a count only together with its table: the enums index name arrays and OpDef arrays.
+static_assert(kNumUnaryOps == 13, "PFT_UNARY_OPS changed: update kNumUnaryOps");
+static_assert(kNumBinaryOps == 7 && kNumComparisonOps == 6, "PFT_BINARY_OPS/PFT_COMPARISON_OPS changed");
+static_assert(kNumReduceOps == 4, "PFT_REDUCE_OPS changed: update kNumReduceOps");
+static_assert(kNumActivations == 5, "PFT_ACTIVATIONS changed: update kNumActivations");
+static_assert(kNumPointwiseLosses == 5, "PFT_POINTWISE_LOSSES changed: update kNumPointwiseLosses");
+#undef PFT_COUNT_ROW
+#undef PFT_ENUM_ROW
+
+inline bool is_comparison(BinaryOp op) { return int(op) >= kNumBinaryOps; }
+
+#define PFT_NAME_ROW(E, stem, ...) #stem,
+inline const char* unary_name(UnaryOp op) {
+  static const char* const names[] = {PFT_UNARY_OPS(PFT_NAME_ROW)};
+  return names[int(op)];
+}
+inline const char* binary_name(BinaryOp op) {  // TF's name: "add", "less_equal", ...
+  static const char* const names[] = {PFT_BINARY_OPS(PFT_NAME_ROW) PFT_COMPARISON_OPS(PFT_NAME_ROW)};
+  return names[int(op)];
+}
+inline const char* reduce_name(ReduceOp op) {  // TF's name: "reduce_sum", ...
+  static const char* const names[] = {
+#define PFT_REDUCE_NAME_ROW(E, stem) "reduce_" #stem,
+      PFT_REDUCE_OPS(PFT_REDUCE_NAME_ROW)
+#undef PFT_REDUCE_NAME_ROW
+  };
+  return names[int(op)];
+}
+inline const char* activation_name(Activation a) {
+  static const char* const names[] = {PFT_ACTIVATIONS(PFT_NAME_ROW)};
+  return names[int(a)];
+}
+inline const char* pointwise_loss_name(PointwiseLoss k) {
+  static const char* const names[] = {PFT_POINTWISE_LOSSES(PFT_NAME_ROW)};
+  return names[int(k)];
+}
+#undef PFT_NAME_ROW
+
+inline bool unary_float_only(UnaryOp op) {
+#define PFT_FLOAT_ROW(E, stem, float_only) float_only,
+  static const bool table[] = {PFT_UNARY_OPS(PFT_FLOAT_ROW)};
+#undef PFT_FLOAT_ROW
+  return table[int(op)];
+}
+
+}  // namespace pft
