@@ -2,7 +2,7 @@
 // family is generated from its table here, so a new member is one row plus its formulas in csrc/math.h.
 // From each table come: the enum (UnaryOp::Log1p ...), the TF names (unary_name(op) == "log1p"), the CPU
 // and CUDA dispatch switches (csrc/cpu/*.cpp, cuda/*.cu), one OpDef per op (its tape name), and the
-// Python bindings (csrc/bindings.cpp: one function per row, `_core.<stem>`). The columns:
+// Python bindings (csrc/python/functions.cpp: one function per row, `_core.<stem>`). The columns:
 //
 //   X(Enum, stem, ...)   stem: the TF name, and the name of the per-element formulas in csrc/math.h
 //                        (math::<stem>(...) and math::<stem>_grad(...)).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ops.h"
+#include "../provenance.h"
 
 namespace pft {
 namespace ops {
@@ -307,6 +308,17 @@ TensorPtr identity(const TensorPtr& x) {
   // A new tensor id over the same (immutable) storage: no copy.
   auto out = alias(x, x->shape);
   finish_op(&kIdentity, "identity", {x}, out);
+  return out;
+}
+
+TensorPtr stop_gradient(const TensorPtr& x) {
+  // A new id over the same storage that no tape watches: the path is cut. Logged (for explain()) when a
+  // tape is active or x descends from a traced value.
+  auto out = alias(x, x->shape);
+  if (gen_of(x->flags) || any_tape_active()) {
+    log_event(Cause::StopGradient, "stop_gradient", {x->id}, out->id, out->dtype);
+    out->flags = with_gen(out->flags, std::max<uint32_t>(gen_of(x->flags), 1) + 1);
+  }
   return out;
 }
 

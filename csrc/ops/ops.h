@@ -1,6 +1,7 @@
 // The op layer: check shapes/dtypes/devices, allocate outputs, dispatch to a kernel, record on the
 // tape. Backward rules are written with these same functions (so they record under an outer tape).
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,7 @@ TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape);
 TensorPtr sum_to_shape(const TensorPtr& g, const Shape& shape);
 TensorPtr cast(const TensorPtr& x, DType dt);
 TensorPtr identity(const TensorPtr& x);
+TensorPtr stop_gradient(const TensorPtr& x);  // identity that cuts the path (not recorded)
 TensorPtr zeros_like(const TensorPtr& x);
 TensorPtr ones_like(const TensorPtr& x);
 
@@ -119,11 +121,15 @@ void backward_by_composition(const TapeEntry& e, const TensorPtr& dout, TensorPt
 // ---- shape.cpp -------------------------------------------------------------------------------------
 TensorPtr reshape(const TensorPtr& x, const std::vector<int64_t>& dims);
 TensorPtr reshape(const TensorPtr& x, const Shape& shape);
-TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm);
+TensorPtr transpose(const TensorPtr& x, const std::optional<std::vector<int64_t>>& perm);  // none: reverse the dims
 // out[i] = x[begin + i * step] per dimension, out shape = size (steps may be negative, never 0).
 TensorPtr strided_slice(const TensorPtr& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size,
                         const std::vector<int64_t>& step);
 TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off, int64_t axis, DType dt);
+// TF's dtype rule: `dtype` if given (on/off must match it), else on's, else off's, else float32. on/off
+// may be null (1 and 0).
+TensorPtr one_hot(const TensorPtr& indices, int64_t depth, const TensorPtr& on, const TensorPtr& off, int64_t axis,
+                  std::optional<DType> dtype);
 TensorPtr range(double start, double limit, double delta, DType dt);
 TensorPtr random_normal(const Shape& shape, double mean, double stddev, DType dt, uint64_t seed);
 TensorPtr random_uniform(const Shape& shape, double lo, double hi, DType dt, uint64_t seed);

@@ -57,11 +57,12 @@ static void transpose_backward(const TapeEntry& e, const TensorPtr* dout, Tensor
 }
 static const OpDef kTranspose = {"transpose", transpose_backward};
 
-TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
+TensorPtr transpose(const TensorPtr& x, const std::optional<std::vector<int64_t>>& perm_in) {
   if (misplaced({x.get()})) return transpose(to_device(x, op_device("transpose", {x.get()})), perm_in);
   const int nd = x->ndim();
-  std::vector<int64_t> perm = perm_in;
-  if (perm.empty())
+  std::vector<int64_t> perm;
+  if (perm_in) perm = *perm_in;
+  else
     for (int i = nd - 1; i >= 0; i--) perm.push_back(i);  // TF default: reverse the dimensions
   if (int(perm.size()) != nd)
     throw InvalidArgument("transpose: perm has " + std::to_string(perm.size()) + " entries but the input " +
@@ -72,6 +73,7 @@ TensorPtr transpose(const TensorPtr& x, const std::vector<int64_t>& perm_in) {
     if (seen & (1u << p)) throw InvalidArgument("transpose: perm is not a permutation (repeated " + std::to_string(p) + ")");
     seen |= 1u << p;
   }
+  if (nd == 0) return identity(x);
   int64_t xstride[kMaxRank];
   int64_t st = 1;
   for (int i = nd - 1; i >= 0; i--) {
@@ -213,6 +215,19 @@ TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off
   });
   finish_op(nullptr, "one_hot", {indices}, out);
   return out;
+}
+
+TensorPtr one_hot(const TensorPtr& indices, int64_t depth, const TensorPtr& on, const TensorPtr& off, int64_t axis,
+                  std::optional<DType> dtype) {
+  const DType dt = dtype ? *dtype : on ? on->dtype : off ? off->dtype : DType::Float32;
+  for (const auto& [v, what] : {std::pair{&on, "on_value"}, std::pair{&off, "off_value"}}) {
+    if (!*v) continue;
+    if ((*v)->dtype != dt)
+      throw TypeError(std::string("one_hot: dtype ") + dtype_name((*v)->dtype) + " of " + what +
+                      " does not match the output dtype " + dtype_name(dt));
+    if ((*v)->numel != 1) throw InvalidArgument(std::string("one_hot: ") + what + " must be a scalar, got " + describe(**v));
+  }
+  return one_hot(indices, depth, on ? item_as_double(*on) : 1.0, off ? item_as_double(*off) : 0.0, axis, dt);
 }
 
 TensorPtr range(double start, double limit, double delta, DType dt) {
