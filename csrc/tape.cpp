@@ -236,11 +236,15 @@ struct PauseRecording {
   ~PauseRecording() { t->recording = was; }
 };
 
-std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, const std::vector<int64_t>& source_ids,
-                                      const std::vector<TensorPtr>& output_grads, bool release_entries) {
+void Tape::check_usable() const {
   if (used)
     throw RuntimeError(
         "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)");
+}
+
+std::vector<TensorPtr> Tape::gradient(const std::vector<TensorPtr>& targets, const std::vector<int64_t>& source_ids,
+                                      const std::vector<TensorPtr>& output_grads, bool release_entries) {
+  check_usable();
   // A non-persistent tape stops recording (TF); a persistent one inside its context records its own
   // backward pass (second order from one tape), appending entries the sweep below never visits.
   PauseRecording pause(this, !persistent);

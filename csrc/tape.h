@@ -182,6 +182,7 @@ struct Tape {
   void watch_variable(int64_t id, PyObject* var);
   void reset();
   // Gradients of sum(targets * output_grads) with respect to each source id; null where unconnected.
+  void check_usable() const;  // RuntimeError once a non-persistent tape has computed its gradients
   std::vector<TensorPtr> gradient(const std::vector<TensorPtr>& targets, const std::vector<int64_t>& source_ids,
                                   const std::vector<TensorPtr>& output_grads, bool release_entries);
 };

@@ -16,7 +16,6 @@ from .variables import Variable
 
 _log = logging.getLogger("pyfast_tape")
 
-
 class UnconnectedGradients(enum.Enum):
     """What ``gradient()`` returns for a source the target does not depend on: None, zeros, or (not in
     TF) raise ``errors.UnconnectedGradientError`` explaining why."""
@@ -25,24 +24,20 @@ class UnconnectedGradients(enum.Enum):
     ZERO = "zero"
     RAISE = "raise"
 
-
 # The latest gradient() call of each thread, for the optimizers' None-gradient messages (set by the native
-# GradientTape.gradient too).
+# GradientTape.gradient), and the nested-structure helpers it uses for anything but flat arguments.
 _last_call = threading.local()
-_core.Tape._register_last_call(_last_call)
-
+_core.Tape._register(_last_call, _nest.flatten, _nest.pack_sequence_as)
 
 def _describe_source(source: Any) -> str:
     if isinstance(source, _core.VariableBase):
         return f"Variable '{getattr(source, 'name', 'Variable')}'"
     return f"the Tensor of shape {tuple(source.shape)} and dtype {source.dtype.name}"
 
-
 def _at(ev: Optional[dict]) -> str:
     if not ev or not ev.get("file"):
         return "an unknown line"
     return f"{ev['file']}:{ev['line']}"
-
 
 _CAUSES = {
     "outside_tape": "`{op}` ran while no GradientTape was recording (after the `with tf.GradientTape()` block "
@@ -59,7 +54,6 @@ _CAUSES = {
                         "with no link to the one the tape recorded; stay with tf ops inside the tape",
     "assign": "`{op}` wrote the value into a Variable; assignments are not differentiable (state stops gradients)",
 }
-
 
 def _explain(tape: "GradientTape", target: Any, source: Any) -> str:
     d = _core.explain_(tape, _core.convert(target), source)
@@ -112,16 +106,11 @@ def _explain(tape: "GradientTape", target: Any, source: Any) -> str:
     return head + ("the target was not computed from it by any op this tape recorded or that ran after it "
                    "(it may have gone through NumPy by copy, or the target was computed elsewhere).")
 
-
 def _as_unconnected(value: Any) -> UnconnectedGradients:
     try:
         return UnconnectedGradients(value.value if isinstance(value, UnconnectedGradients) else value)
     except ValueError:
         raise ValueError(f"Unknown value for unconnected_gradients: {value!r}") from None
-
-
-_TENSORISH = (_core.Tensor, _core.VariableBase)
-
 
 class GradientTape(_core.Tape):
     """Records operations for automatic differentiation (TensorFlow's ``tf.GradientTape``).
@@ -159,60 +148,17 @@ class GradientTape(_core.Tape):
         """Variables watched by this tape, in the order they were first watched."""
         return self._watched_variables()
 
-    def _check_usable(self) -> None:
-        if self._used:
-            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
-                               "(or jacobians)")
+    # gradient(target, sources, output_gradients=None, unconnected_gradients=UnconnectedGradients.NONE) and
+    # _check_usable() are the native base class's (csrc/python/tape_type.cpp), where each rule of the call is
+    # written once. These two are the parts it leaves to Python: the warning, and the explanation for RAISE.
+    def _warn_gradient_inside_context(self) -> None:
+        _log.warning("Calling GradientTape.gradient on a persistent tape inside its context is "
+                     "significantly less efficient than calling it outside the context.")
 
-    # gradient(target, sources, output_gradients=None, unconnected_gradients=UnconnectedGradients.NONE) is the
-    # native base class's: it handles `tape.gradient(loss, var_or_flat_list)` in C and passes every other form
-    # of the call here.
-    def _gradient_general(self, target: Any, sources: Any, output_gradients: Any = None,
-                          unconnected_gradients: Any = UnconnectedGradients.NONE) -> Any:
-        """Gradient of `target` (a tensor or nested structure, summed) with respect to `sources` (any
-        nested structure of Tensors/Variables; the result mirrors it)."""
-        mode = (unconnected_gradients if unconnected_gradients is UnconnectedGradients.NONE
-                else _as_unconnected(unconnected_gradients))
-        if self._active and self._persistent:
-            _log.warning("Calling GradientTape.gradient on a persistent tape inside its context is "
-                         "significantly less efficient than calling it outside the context.")
-        # Flat fast paths for the common shapes of the arguments (one tensor, a flat list of sources).
-        flat_targets = [target] if isinstance(target, _TENSORISH) else _nest.flatten(target)
-        single = isinstance(sources, _TENSORISH)
-        if single:
-            flat_sources = [sources]
-        elif type(sources) is list:
-            flat_sources = sources  # a nested list is refused by the native call, then flattened below
-        else:
-            flat_sources = _nest.flatten(sources)
-        if output_gradients is not None:
-            flat_og = _nest.flatten(output_gradients)
-            if len(flat_og) != len(flat_targets):
-                raise ValueError(f"output_gradients has {len(flat_og)} entries but target has {len(flat_targets)}")
-        else:
-            flat_og = []
-        try:
-            grads = self._gradient(flat_targets, flat_sources, flat_og, not self._persistent)
-        except TypeError as e:  # raised before any work is done: the sources are checked first
-            if flat_sources is not sources or not str(e).startswith("GradientTape.gradient: sources must be"):
-                raise
-            flat_sources = _nest.flatten(sources)
-            grads = self._gradient(flat_targets, flat_sources, flat_og, not self._persistent)
-        if self._active and not self._persistent:
-            self._recording = False  # TF stops recording a non-persistent tape once gradient() has run
-        _last_call.value = (self, flat_targets, flat_sources, grads)
-        if mode is not UnconnectedGradients.NONE:
-            if mode is UnconnectedGradients.RAISE and any(g is None for g in grads):
-                from .errors import UnconnectedGradientError
-                lines = [self._explain_any(flat_targets, s) for g, s in zip(grads, flat_sources) if g is None]
-                raise UnconnectedGradientError("\n".join(lines))
-            if mode is UnconnectedGradients.ZERO:
-                grads = [g if g is not None else _core.fill_like(s, 0.0, None) for g, s in zip(grads, flat_sources)]
-        if single:
-            return grads[0]
-        if flat_sources is sources:
-            return grads
-        return _nest.pack_sequence_as(sources, grads)
+    def _raise_unconnected(self, flat_targets: List[Any], flat_sources: List[Any], grads: List[Any]) -> None:
+        from .errors import UnconnectedGradientError
+        lines = [self._explain_any(flat_targets, s) for g, s in zip(grads, flat_sources) if g is None]
+        raise UnconnectedGradientError("\n".join(lines))
 
     def explain(self, target: Any, source: Any) -> str:
         """Why the gradient of `target` with respect to `source` is None: the cause, the op and the
@@ -307,7 +253,6 @@ class GradientTape(_core.Tape):
         # gradient() with release=True on an empty tape marks a non-persistent tape as used.
         self._gradient([], [], [], True)
 
-
 def custom_gradient(f: Optional[Callable[..., Any]] = None) -> Any:
     """Decorator: `f(*args)` returns `(y, grad_fn)`; the tape uses `grad_fn(*dys)` as the gradient of y.
     If `f` reads trainable variables, `grad_fn(*dys, variables=vars)` must return
@@ -346,7 +291,6 @@ def custom_gradient(f: Optional[Callable[..., Any]] = None) -> Any:
         return _nest.pack_sequence_as(result, outs)
 
     return decorated
-
 
 def explain_missing_gradients(variables: List[Any]) -> str:
     """For the optimizers: why each variable got no gradient from this thread's latest gradient() call."""

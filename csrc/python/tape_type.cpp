@@ -214,63 +214,132 @@ static PyObject* tape_gradient(PyObject* self, PyObject* const* args, Py_ssize_t
 }
 
 // Set once by pyfast_tape/tape.py: the threading.local holding each thread's latest gradient() call (the
-// optimizers explain None gradients from it).
+// optimizers explain None gradients from it), and pyfast_tape._nest's flatten / pack_sequence_as.
 static PyObject* g_last_gradient_call = nullptr;
+static PyObject* g_flatten = nullptr;
+static PyObject* g_pack = nullptr;
 
-// gradient(target, sources, ...): the common call, `tape.gradient(loss, var_or_flat_list)` with one
-// tensor target and no other argument, is handled here in C; every other form (nested structures,
-// output_gradients, unconnected_gradients, a persistent tape still inside its `with` block, which warns)
-// goes to the Python implementation GradientTape._gradient_general with the same arguments.
+static PyObject* tape_register(PyObject*, PyObject* args) {
+  PyObject *local, *flatten, *pack;
+  if (!PyArg_ParseTuple(args, "OOO", &local, &flatten, &pack)) return nullptr;
+  for (auto [slot, v] : {std::pair{&g_last_gradient_call, local}, std::pair{&g_flatten, flatten}, std::pair{&g_pack, pack}}) {
+    Py_XDECREF(*slot);
+    Py_INCREF(v);
+    *slot = v;
+  }
+  Py_RETURN_NONE;
+}
+
+static py::list flatten_nested(PyObject* o) {
+  if (!g_flatten) throw pft::RuntimeError("GradientTape.gradient: pyfast_tape.tape was not imported");
+  py::object r = py::reinterpret_steal<py::object>(PyObject_CallOneArg(g_flatten, o));
+  if (!r) throw py::error_already_set();
+  return py::list(r);
+}
+static py::list list_of(PyObject* o) {
+  py::list l(1);
+  l[0] = py::reinterpret_borrow<py::object>(o);
+  return l;
+}
+
+enum class Unconnected { None, Zero, Raise };  // UnconnectedGradients in pyfast_tape/tape.py
+static Unconnected parse_unconnected(PyObject* v) {
+  if (!v) return Unconnected::None;  // None is an error, as in TF (UnconnectedGradients(None))
+  py::object s = py::reinterpret_borrow<py::object>(v);
+  if (!PyUnicode_Check(v) && py::hasattr(s, "value")) s = s.attr("value");  // the enum member
+  if (PyUnicode_Check(s.ptr())) {
+    const std::string name = py::str(s);
+    if (name == "none") return Unconnected::None;
+    if (name == "zero") return Unconnected::Zero;
+    if (name == "raise") return Unconnected::Raise;
+  }
+  throw py::value_error("Unknown value for unconnected_gradients: " + value_repr(v));
+}
+
+// gradient(target, sources, output_gradients=None, unconnected_gradients=NONE). Every rule of the call is
+// written here once: the thread and used-tape checks (Tape::gradient), releasing a non-persistent tape and
+// stopping its recording, output_gradients (one per target, broadcast to its shape), unconnected_gradients,
+// and the record of the call that the optimizers' None-gradient messages read. Python only supplies the
+// nested-structure helpers (_nest), the warning text and the explanation for RAISE. The common call,
+// `tape.gradient(loss, var_or_flat_list)`, touches no Python code.
 static PyObject* tape_gradient_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  PyTapeHandle& h = tape_of(self);
-  bool fast = nargs == 2 && !kwnames && is_tensorlike(args[0]) && !(h.pushed && h.tape->persistent) &&
-              g_last_gradient_call;
-  const bool single = fast && is_tensorlike(args[1]);
-  if (fast && !single) {
-    fast = PyList_CheckExact(args[1]);
-    for (Py_ssize_t i = 0; fast && i < PyList_GET_SIZE(args[1]); i++) fast = is_tensorlike(PyList_GET_ITEM(args[1], i));
-  }
-  if (!fast) {
-    static PyObject* name = PyUnicode_InternFromString("_gradient_general");
-    const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    std::vector<PyObject*> v(size_t(1 + nargs + nkw));  // [self, *args, *keyword values]
-    v[0] = self;
-    for (Py_ssize_t i = 0; i < nargs + nkw; i++) v[size_t(1 + i)] = args[i];
-    return PyObject_VectorcallMethod(name, v.data(), size_t(1 + nargs), kwnames);
-  }
+  static const char* const names[] = {"target", "sources", "output_gradients", "unconnected_gradients"};
+  PyObject* a[4];
+  if (!bind_args("gradient", names, 4, 2, args, nargs, kwnames, a)) return nullptr;
   PFT_TRY
-  py::object targets = py::reinterpret_steal<py::object>(PyList_New(1));
-  Py_INCREF(args[0]);
-  PyList_SET_ITEM(targets.ptr(), 0, args[0]);
-  py::object sources;
-  if (single) {
-    sources = py::reinterpret_steal<py::object>(PyList_New(1));
-    Py_INCREF(args[1]);
-    PyList_SET_ITEM(sources.ptr(), 0, args[1]);
-  } else {
-    sources = py::reinterpret_borrow<py::object>(args[1]);
+  PyTapeHandle& h = tape_of(self);
+  const Unconnected mode = parse_unconnected(a[3]);
+  if (h.pushed && h.tape->persistent) {  // TF warns: the backward pass is recorded too
+    static PyObject* warn = PyUnicode_InternFromString("_warn_gradient_inside_context");
+    py::object r = py::reinterpret_steal<py::object>(PyObject_CallMethodNoArgs(self, warn));
+    if (!r) throw py::error_already_set();
+  }
+  // Flat lists of targets, sources and output gradients; `shape` says how to give the result back.
+  enum { Single, FlatList, Nested } shape = Nested;
+  py::list targets = is_tensorlike(a[0]) ? list_of(a[0]) : flatten_nested(a[0]);
+  py::list sources;
+  if (is_tensorlike(a[1])) {
+    sources = list_of(a[1]);
+    shape = Single;
+  } else if (PyList_CheckExact(a[1])) {
+    bool flat = true;
+    for (Py_ssize_t i = 0; flat && i < PyList_GET_SIZE(a[1]); i++) flat = is_tensorlike(PyList_GET_ITEM(a[1], i));
+    if (flat) {
+      sources = py::reinterpret_borrow<py::list>(a[1]);
+      shape = FlatList;
+    }
+  }
+  if (shape == Nested) sources = flatten_nested(a[1]);
+  py::list og;
+  const bool has_og = a[2] && a[2] != Py_None;
+  if (has_og) {
+    og = is_tensorlike(a[2]) ? list_of(a[2]) : flatten_nested(a[2]);
+    if (og.size() != targets.size())
+      throw py::value_error("output_gradients has " + std::to_string(og.size()) + " entries but target has " +
+                            std::to_string(targets.size()));
   }
   py::object grads = py::reinterpret_steal<py::object>(
-      tape_gradient_list(h, targets.ptr(), sources.ptr(), nullptr, !h.tape->persistent));
+      tape_gradient_list(h, targets.ptr(), sources.ptr(), has_og ? og.ptr() : nullptr, !h.tape->persistent));
   if (h.pushed && !h.tape->persistent) h.tape->recording = false;  // TF stops recording a used tape
   py::object last = py::reinterpret_steal<py::object>(PyTuple_Pack(4, self, targets.ptr(), sources.ptr(), grads.ptr()));
   if (!last) throw py::error_already_set();
   static PyObject* value = PyUnicode_InternFromString("value");
   if (PyObject_SetAttr(g_last_gradient_call, value, last.ptr()) < 0) throw py::error_already_set();
-  if (single) {
+  if (mode != Unconnected::None) {
+    bool any_none = false;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(grads.ptr()); i++) {
+      if (PyList_GET_ITEM(grads.ptr(), i) != Py_None) continue;
+      any_none = true;
+      if (mode == Unconnected::Zero) {  // zeros of the source's dtype and shape, where the source lives
+        PyObject* s = PyList_GET_ITEM(sources.ptr(), i);
+        const TensorPtr& src = is_variable(s) ? var_value(s) : impl_of(s);
+        PyList_SetItem(grads.ptr(), i, wrap(full(src->dtype, src->shape, 0.0, src->device())));
+      }
+    }
+    if (mode == Unconnected::Raise && any_none) {  // the explanation is built in Python (tape.py)
+      static PyObject* raise = PyUnicode_InternFromString("_raise_unconnected");
+      PyObject* r = PyObject_CallMethodObjArgs(self, raise, targets.ptr(), sources.ptr(), grads.ptr(), nullptr);
+      Py_XDECREF(r);
+      throw py::error_already_set();
+    }
+  }
+  if (shape == Single) {
     PyObject* g = PyList_GET_ITEM(grads.ptr(), 0);
     Py_INCREF(g);
     return g;
   }
-  return grads.release().ptr();
+  if (shape == FlatList) return grads.release().ptr();
+  PyObject* packed = PyObject_CallFunctionObjArgs(g_pack, a[1], grads.ptr(), nullptr);
+  if (!packed) throw py::error_already_set();
+  return packed;
   PFT_CATCH(nullptr)
 }
 
-static PyObject* tape_register(PyObject*, PyObject* local) {
-  Py_XDECREF(g_last_gradient_call);
-  Py_INCREF(local);
-  g_last_gradient_call = local;
+static PyObject* tape_check_usable(PyObject* self, PyObject*) {
+  PFT_TRY
+  tape_of(self).tape->check_usable();
   Py_RETURN_NONE;
+  PFT_CATCH(nullptr)
 }
 
 static PyMethodDef tape_methods[] = {
@@ -286,7 +355,9 @@ static PyMethodDef tape_methods[] = {
      "gradient($self, target, sources, output_gradients=None, unconnected_gradients='none')\n--\n\n"
      "Gradient of `target` (a tensor or nested structure, summed) with respect to `sources` (any nested\n"
      "structure of Tensors/Variables; the result mirrors it)."},
-    {"_register_last_call", tape_register, METH_O | METH_STATIC, "Sets the threading.local of the latest gradient() call."},
+    {"_check_usable", tape_check_usable, METH_NOARGS, "Raises once a non-persistent tape has computed its gradients."},
+    {"_register", tape_register, METH_VARARGS | METH_STATIC,
+     "_register(last_call: threading.local, flatten, pack_sequence_as): set once by pyfast_tape/tape.py."},
     {nullptr, nullptr, 0, nullptr}};
 
 static PyObject* tape_get_active(PyObject* self, void*) { return PyBool_FromLong(tape_of(self).pushed); }
