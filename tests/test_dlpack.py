@@ -84,3 +84,61 @@ def test_jax_exchange():
     np.testing.assert_array_equal(tf.from_dlpack(j).numpy(), np.arange(4.0))
     t = tf.constant([[1.0, 2.0], [3.0, 4.0]])
     np.testing.assert_array_equal(np.asarray(jnp.from_dlpack(t)), [[1.0, 2.0], [3.0, 4.0]])
+
+
+# ---- the versioned protocol (DLPack 1.x): max_version, copy, the read-only flag ----------------------------
+def test_numpy_round_trip_through_a_read_only_array():
+    """np.from_dlpack(t) is read-only (tensors are immutable); handing that array back works (NumPy exports
+    a read-only array only through the versioned protocol, which from_dlpack asks for)."""
+    t = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    a = np.from_dlpack(t)
+    assert not a.flags.writeable
+    u = tf.from_dlpack(a)
+    np.testing.assert_array_equal(u.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+    assert _ptr(u.numpy()) == _ptr(t.numpy())  # zero-copy all the way round
+    r = np.arange(4.0)
+    r.flags.writeable = False
+    np.testing.assert_array_equal(tf.from_dlpack(r).numpy(), r)
+
+
+def test_dunder_dlpack_versioned_and_legacy_capsules():
+    t = tf.constant([1.0, 2.0])
+    assert "dltensor_versioned" in repr(t.__dlpack__(max_version=(1, 0)))
+    assert "dltensor_versioned" in repr(t.__dlpack__(max_version=(1, 3)))  # a newer minor: our 1.0 layout
+    assert '"dltensor"' in repr(t.__dlpack__())  # no max_version: a legacy consumer
+    assert '"dltensor"' in repr(t.__dlpack__(max_version=(0, 8)))
+    assert '"dltensor"' in repr(tf.experimental.dlpack.to_dlpack(t))
+    for cap in (t.__dlpack__(max_version=(1, 0)), t.__dlpack__()):
+        np.testing.assert_array_equal(tf.from_dlpack(cap).numpy(), [1.0, 2.0])
+
+
+def test_copy_true_gives_the_consumer_its_own_writable_buffer():
+    t = tf.constant([1.0, 2.0, 3.0])
+    a = np.from_dlpack(t, copy=True)
+    assert a.flags.writeable and _ptr(a) != _ptr(t.numpy())
+    a[0] = 9.0
+    np.testing.assert_array_equal(t.numpy(), [1.0, 2.0, 3.0])
+    b = np.from_dlpack(t, copy=False)  # no copy is needed on the CPU
+    assert _ptr(b) == _ptr(t.numpy())
+
+
+def test_dlpack_bad_arguments():
+    t = tf.constant([1.0])
+    with pytest.raises(BufferError, match="requested"):
+        t.__dlpack__(dl_device=(2, 0))
+    with pytest.raises(TypeError, match="max_version"):
+        t.__dlpack__(max_version=1)
+
+
+def test_legacy_producer_without_max_version_still_imports():
+    class Legacy:  # a producer from before DLPack 1.0: __dlpack__ takes no max_version
+        def __init__(self, a):
+            self.a = a
+
+        def __dlpack__(self, stream=None):
+            return self.a.__dlpack__()
+
+        def __dlpack_device__(self):
+            return (1, 0)
+
+    np.testing.assert_array_equal(tf.from_dlpack(Legacy(np.arange(3.0))).numpy(), [0.0, 1.0, 2.0])
