@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "op_tables.h"
 
@@ -59,13 +60,85 @@ PFT_HD T relu(T x) { return x < T(0) ? T(0) : x; }
 template <class T>
 PFT_HD T sign(T x) { return x != x ? x : T((T(0) < x) - (x < T(0))); }  // NaN stays NaN
 
+// Integer +, -, *, negation wrap modulo 2^bits (two's complement), as TF's int32/int64 kernels do. They
+// are computed in the unsigned type: signed overflow is undefined behaviour in C++ (UBSan aborts on it),
+// unsigned arithmetic wraps by definition. For floating types these are the plain operations.
+template <class T>
+constexpr bool is_wrapping_int = std::is_integral<T>::value && !std::is_same<T, bool>::value;
+template <class T>
+PFT_HD T wrap_add(T a, T b) {
+  if constexpr (is_wrapping_int<T>) {
+    using U = typename std::make_unsigned<T>::type;
+    return T(U(a) + U(b));
+  } else {
+    return T(a + b);
+  }
+}
+template <class T>
+PFT_HD T wrap_sub(T a, T b) {
+  if constexpr (is_wrapping_int<T>) {
+    using U = typename std::make_unsigned<T>::type;
+    return T(U(a) - U(b));
+  } else {
+    return T(a - b);
+  }
+}
+template <class T>
+PFT_HD T wrap_mul(T a, T b) {
+  if constexpr (is_wrapping_int<T>) {
+    using U = typename std::make_unsigned<T>::type;
+    return T(U(a) * U(b));
+  } else {
+    return T(a * b);
+  }
+}
+template <class T>
+PFT_HD T wrap_neg(T a) {
+  if constexpr (is_wrapping_int<T>) {
+    using U = typename std::make_unsigned<T>::type;
+    return T(U(0) - U(a));
+  } else {
+    return T(-a);
+  }
+}
+// Integer division never traps: the glue rejects zero divisors before a kernel runs (TF's "Integer
+// division by zero"); here x / 0 gives 0 and min / -1 wraps to min instead of raising SIGFPE.
+template <class T>
+PFT_HD T safe_div(T a, T b) {
+  if constexpr (is_wrapping_int<T>) {
+    if (b == T(0)) return T(0);
+    if (b == T(-1)) return wrap_neg(a);
+    return T(a / b);
+  } else {
+    return T(a / b);
+  }
+}
+
+// A float -> integer conversion as TF's x86 CPU kernels give it (cvttss2si/cvttsd2si): truncation toward
+// zero, and the integer minimum ("integer indefinite") for NaN and values outside the range, computed by
+// defined code (a plain static_cast of those values is undefined behaviour). Other conversions are casts.
+template <class To, class From>
+PFT_HD To convert(From x) {
+  if constexpr (std::is_same<To, bool>::value) {
+    return x != From(0);
+  } else if constexpr (is_wrapping_int<To> && std::is_floating_point<From>::value) {
+    // 2^(bits-1) is exact in every float type; the range is [-2^(bits-1), 2^(bits-1)).
+    constexpr From lim = From(sizeof(To) == 8 ? 9223372036854775808.0 : 2147483648.0);
+    // NaN fails both tests; (-lim - 1, -lim] truncates to the minimum anyway.
+    if (!(x > -lim && x < lim)) return std::numeric_limits<To>::min();
+    return static_cast<To>(x);
+  } else {
+    return static_cast<To>(x);
+  }
+}
+
 // Integer power by squaring; negative exponents are rejected by the glue before the kernel runs.
 template <class T>
 PFT_HD T ipow(T base, T e) {
   T r = 1;
   while (e > 0) {
-    if (e & 1) r *= base;
-    base *= base;
+    if (e & 1) r = wrap_mul(r, base);
+    base = wrap_mul(base, base);
     e >>= 1;
   }
   return r;
@@ -89,12 +162,12 @@ PFT_HD T minimum(T a, T b) {
 // The gradients use the float operations of the composed backward rules (csrc/ops/elementwise.cpp,
 // unary_backward), so the fused kernel and the composition an outer tape records round the same.
 // Integer inputs reach only the ops that are not float_only; the others still compile for integers.
-template <class T> PFT_HD T negative(T x) { return T(-x); }
-template <class T> PFT_HD T negative_grad(T, T, T dy) { return T(-dy); }
-template <class T> PFT_HD T abs(T x) { return x < T(0) ? T(-x) : x; }
-template <class T> PFT_HD T abs_grad(T x, T, T dy) { return T(dy * sign(x)); }
-template <class T> PFT_HD T square(T x) { return T(x * x); }
-template <class T> PFT_HD T square_grad(T x, T, T dy) { return T(dy * T(x * T(2))); }
+template <class T> PFT_HD T negative(T x) { return wrap_neg(x); }
+template <class T> PFT_HD T negative_grad(T, T, T dy) { return wrap_neg(dy); }
+template <class T> PFT_HD T abs(T x) { return x < T(0) ? wrap_neg(x) : x; }
+template <class T> PFT_HD T abs_grad(T x, T, T dy) { return wrap_mul(dy, sign(x)); }
+template <class T> PFT_HD T square(T x) { return wrap_mul(x, x); }
+template <class T> PFT_HD T square_grad(T x, T, T dy) { return wrap_mul(dy, wrap_mul(x, T(2))); }
 template <class T> PFT_HD T sqrt(T x) { return T(std::sqrt(x)); }
 template <class T> PFT_HD T sqrt_grad(T, T y, T dy) { return T(T(dy * T(0.5)) / y); }
 template <class T> PFT_HD T exp(T x) { return T(std::exp(x)); }

@@ -294,15 +294,58 @@ StoragePtr alloc_storage(size_t nbytes, Device dev) {
   return s;
 }
 
+// ---- checked size arithmetic (tensor.h) --------------------------------------------------------------
+void Shape::throw_bad_shape(const char* op) const {
+  const std::string where = op ? std::string(op) + ": shape " : std::string("shape ");
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++)
+    if (d[i] < 0) throw InvalidArgument(where + str() + " has a negative dimension (" + std::to_string(d[i]) + ")");
+  for (int i = 0; i < ndim; i++) {
+    int64_t next;
+    if (d[i] != 0 && __builtin_mul_overflow(n, d[i], &next))
+      throw InvalidArgument(where + str() + " has more than 2**63 - 1 elements (its non-zero dimensions " +
+                            "overflow int64 when multiplying " + std::to_string(n) + " by " + std::to_string(d[i]) + ")");
+    if (d[i] != 0) n = next;
+  }
+  throw InvalidArgument(where + str() + " is invalid");
+}
+
+int64_t check_shape(const Shape& s, const char* op) {
+  int64_t n;
+  if (!s.try_numel(&n)) s.throw_bad_shape(op);
+  return n;
+}
+
+void throw_bad_nbytes(DType dt, const Shape& s, const char* op) {
+  const int64_t n = check_shape(s, op);  // throws for a bad element count
+  throw InvalidArgument(std::string(op ? op : "allocation") + ": a tensor of dtype " + dtype_name(dt) + " and shape " +
+                        s.str() + " would need more than 2**63 bytes (" + std::to_string(n) + " elements of " +
+                        std::to_string(dtype_size(dt)) + " bytes)");
+}
+
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    throw InvalidArgument(std::string(op) + ": " + what + " overflows int64 (" + std::to_string(a) + " * " +
+                          std::to_string(b) + ")");
+  return r;
+}
+int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    throw InvalidArgument(std::string(op) + ": " + what + " overflows int64 (" + std::to_string(a) + " + " +
+                          std::to_string(b) + ")");
+  return r;
+}
+
 TensorPtr empty(DType dt, const Shape& shape, Device dev) {
-  for (int i = 0; i < shape.ndim; i++)
-    if (shape.d[i] < 0) throw InvalidArgument("negative dimension in shape " + shape.str());
+  const int64_t nbytes = checked_nbytes(dt, shape, nullptr);  // the backstop: entry points name the op
   auto t = new_impl();
   t->id = next_tensor_id();
   t->dtype = dt;
   t->shape = shape;
-  t->numel = shape.numel();
-  t->storage = alloc_storage(t->nbytes(), dev);
+  t->numel = nbytes / int64_t(dtype_size(dt));
+  t->storage = alloc_storage(size_t(nbytes), dev);
   return t;
 }
 
@@ -320,7 +363,7 @@ TensorPtr alias(const TensorPtr& x, const Shape& shape) {
 TensorPtr from_external(void* data, DType dt, const Shape& shape, void (*release)(void*, void*), void* ctx) {
   auto st = new_storage();
   st->data = data;
-  st->nbytes = size_t(shape.numel()) * dtype_size(dt);
+  st->nbytes = size_t(checked_nbytes(dt, shape, "from_external"));
   st->release = release;
   st->release_ctx = ctx;
   auto t = new_impl();
@@ -338,9 +381,9 @@ TensorPtr full(DType dt, const Shape& shape, double v, Device dev) {
     using T = decltype(tag);
     if (on_gpu(dev)) {
       gpu_set_current(dev.index);
-      cuda::fill_forward<T>(t->data<T>(), static_cast<T>(v), t->numel);
+      cuda::fill_forward<T>(t->data<T>(), math::convert<T, double>(v), t->numel);
     } else {
-      cpu::fill_forward<T>(t->data<T>(), static_cast<T>(v), t->numel);
+      cpu::fill_forward<T>(t->data<T>(), math::convert<T, double>(v), t->numel);
     }
   });
   return t;

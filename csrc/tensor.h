@@ -113,11 +113,30 @@ struct Shape {
     for (int i = 0; i < n; i++) s.d[i] = dims[i];
     return s;
   }
-  int64_t numel() const {
+  // The element count: the product of the dimensions, checked. False where a dimension is negative or
+  // the product of the non-zero dimensions overflows int64. That is stricter than a product taken in
+  // order (TF's TensorShape accepts [0, 2**40, 2**40]) and it makes every partial product of a valid
+  // shape's dimensions (the outer/inner/stride products the kernels take) fit in int64, empty or not.
+  bool try_numel(int64_t* out) const {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= d[i];
+    bool empty = false;
+    for (int i = 0; i < ndim; i++) {
+      if (d[i] < 0) return false;
+      if (d[i] == 0) empty = true;
+      else if (__builtin_mul_overflow(n, d[i], &n)) return false;
+    }
+    *out = empty ? 0 : n;
+    return true;
+  }
+  // The element count of a valid shape; an InvalidArgument (never a wrapped count) otherwise. Every
+  // shape a tensor holds passed this check when the tensor was made; entry points check user shapes
+  // first with check_shape(shape, op) so the error names the op.
+  int64_t numel() const {
+    int64_t n;
+    if (!try_numel(&n)) throw_bad_shape(nullptr);
     return n;
   }
+  [[noreturn]] void throw_bad_shape(const char* op) const;  // tensor.cpp
   int64_t operator[](int i) const { return d[i]; }
   int64_t& operator[](int i) { return d[i]; }
   bool operator==(const Shape& o) const {
@@ -140,6 +159,29 @@ struct Shape {
     return s + "]";
   }
 };
+
+// ---------------------------------------------------------------------------------------------------
+// Checked size arithmetic: every place a shape becomes an element count, a byte count, a stride or an
+// allocation size goes through these (docs/ARCHITECTURE.md, "Sizes"). A count that overflows int64 is
+// an InvalidArgument naming the op and the shape; a representable size too large to allocate is a
+// ResourceExhausted from the allocator.
+//
+// The shape's element count, or InvalidArgument "<op>: shape [...] ..." (negative dimension, overflow).
+int64_t check_shape(const Shape& s, const char* op);
+[[noreturn]] void throw_bad_nbytes(DType dt, const Shape& s, const char* op);  // tensor.cpp
+// The largest byte count: the allocator rounds sizes up by at most 2 MiB, and that must not wrap either.
+constexpr int64_t kMaxTensorBytes = INT64_MAX - (int64_t(2) << 20);
+// The byte count of a dtype[shape] tensor, checked as above (numel * itemsize must fit in int64). Inline:
+// empty() runs it for every tensor.
+inline int64_t checked_nbytes(DType dt, const Shape& s, const char* op) {
+  int64_t n, bytes;
+  if (s.try_numel(&n) && !__builtin_mul_overflow(n, int64_t(dtype_size(dt)), &bytes) && bytes <= kMaxTensorBytes)
+    return bytes;
+  throw_bad_nbytes(dt, s, op);
+}
+// a * b and a + b for sizes and offsets: InvalidArgument "<op>: <what> overflows int64" on overflow.
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what);
+int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what);
 
 // ---------------------------------------------------------------------------------------------------
 // Storage: one buffer. Small buffers live inline (one allocation for storage + data with make_shared);

@@ -102,10 +102,10 @@ __device__ __forceinline__ T pow_elem(T a, T b) {
 // Arithmetic ops return T, comparisons bool; on bool operands Maximum/Minimum are logical or/and.
 template <BinaryOp Op, class T>
 __device__ __forceinline__ auto binary_apply(T x, T y) {
-  if constexpr (Op == BinaryOp::Add) return T(x + y);
-  else if constexpr (Op == BinaryOp::Sub) return T(x - y);
-  else if constexpr (Op == BinaryOp::Mul) return T(x * y);
-  else if constexpr (Op == BinaryOp::Div) return T(x / y);
+  if constexpr (Op == BinaryOp::Add) return math::wrap_add(x, y);
+  else if constexpr (Op == BinaryOp::Sub) return math::wrap_sub(x, y);
+  else if constexpr (Op == BinaryOp::Mul) return math::wrap_mul(x, y);
+  else if constexpr (Op == BinaryOp::Div) return math::safe_div(x, y);
   else if constexpr (Op == BinaryOp::Pow) return pow_elem(x, y);
   else if constexpr (Op == BinaryOp::Maximum) {
     if constexpr (std::is_same<T, bool>::value) return bool(x || y);
@@ -206,8 +206,7 @@ void broadcast_forward(T* out, const T* x, const BroadcastPlan& p) {
 template <class To, class From>
 __global__ void cast_forward_kernel(To* out, const From* x, int64_t n) {
   PFT_GRID_STRIDE(i, n) {
-    if constexpr (std::is_same<To, bool>::value) out[i] = x[i] != From(0);
-    else out[i] = static_cast<To>(x[i]);
+    out[i] = math::convert<To, From>(x[i]);
   }
 }
 

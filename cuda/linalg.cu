@@ -41,12 +41,12 @@ __global__ void matmul_forward_kernel(T* out, const T* a, const T* b, int64_t ba
       a_tile[ty][tx] = m < M && ka < K ? (trans_a ? A[ka * lda + m] : A[m * lda + ka]) : T(0);
       b_tile[ty][tx] = kb < K && n < N ? (trans_b ? B[n * ldb + kb] : B[kb * ldb + n]) : T(0);
       __syncthreads();
-      for (int k = 0; k < kTile; k++) acc += a_tile[ty][k] * b_tile[k][tx];
+      for (int k = 0; k < kTile; k++) acc = math::wrap_add(acc, math::wrap_mul(a_tile[ty][k], b_tile[k][tx]));
       __syncthreads();
     }
     if (m < M && n < N) {
       T& c = out[i * M * N + m * N + n];
-      c = (beta == T(0) ? T(0) : T(beta * c)) + acc;  // beta == 0: out is not read (may be garbage)
+      c = math::wrap_add(beta == T(0) ? T(0) : math::wrap_mul(beta, c), acc);  // beta == 0: out is not read (may be garbage)
     }
   }
 }

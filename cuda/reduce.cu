@@ -39,8 +39,8 @@ template <ReduceOp Op>
 struct Combine {
   template <class A>
   __device__ __forceinline__ A operator()(const A& a, const A& b) const {
-    if constexpr (Op == ReduceOp::Sum) return A(a + b);
-    else if constexpr (Op == ReduceOp::Prod) return A(a * b);
+    if constexpr (Op == ReduceOp::Sum) return math::wrap_add(A(a), A(b));
+    else if constexpr (Op == ReduceOp::Prod) return math::wrap_mul(A(a), A(b));
     else if constexpr (Op == ReduceOp::Max) return math::maximum(a, b);
     else return math::minimum(a, b);
   }

@@ -208,10 +208,10 @@ void binary_forward(BinaryOp op, R* out, const T* a, const T* b, const Broadcast
     }
   } else {
     switch (op) {
-      case BinaryOp::Add: return binary_loop(out, a, b, p, [](T x, T y) { return T(x + y); });
-      case BinaryOp::Sub: return binary_loop(out, a, b, p, [](T x, T y) { return T(x - y); });
-      case BinaryOp::Mul: return binary_loop(out, a, b, p, [](T x, T y) { return T(x * y); });
-      case BinaryOp::Div: return binary_loop(out, a, b, p, [](T x, T y) { return T(x / y); });
+      case BinaryOp::Add: return binary_loop(out, a, b, p, [](T x, T y) { return math::wrap_add(x, y); });
+      case BinaryOp::Sub: return binary_loop(out, a, b, p, [](T x, T y) { return math::wrap_sub(x, y); });
+      case BinaryOp::Mul: return binary_loop(out, a, b, p, [](T x, T y) { return math::wrap_mul(x, y); });
+      case BinaryOp::Div: return binary_loop(out, a, b, p, [](T x, T y) { return math::safe_div(x, y); });
       case BinaryOp::Pow: return binary_loop(out, a, b, p, [](T x, T y) { return pow_elem(x, y); });
       case BinaryOp::Maximum: return binary_loop(out, a, b, p, [](T x, T y) { return math::maximum(x, y); });
       case BinaryOp::Minimum: return binary_loop(out, a, b, p, [](T x, T y) { return math::minimum(x, y); });
@@ -253,8 +253,7 @@ template <class To, class From>
 void cast_forward(To* out, const From* x, int64_t n) {
   parallel_range(n, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) {
-      if constexpr (std::is_same<To, bool>::value) out[i] = x[i] != From(0);
-      else out[i] = static_cast<To>(x[i]);
+      out[i] = math::convert<To, From>(x[i]);
     }
   });
 }

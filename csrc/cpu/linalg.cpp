@@ -92,11 +92,11 @@ void matmul_forward(T* out, const T* a, const T* b, int64_t batch, const int64_t
     } else {
       parallel_for(M, M * N * K >= kParallelThreshold, [&](int64_t m) {
         for (int64_t n = 0; n < N; n++) {
-          T s = beta == T(0) ? T(0) : T(beta * C[m * N + n]);
-          for (int64_t k = 0; k < K; k++) {
+          T s = beta == T(0) ? T(0) : math::wrap_mul(T(beta), C[m * N + n]);
+          for (int64_t k = 0; k < K; k++) {  // integer matmuls wrap as TF's (csrc/math.h)
             T av = trans_a ? A[k * lda + m] : A[m * lda + k];
             T bv = trans_b ? B[n * ldb + k] : B[k * ldb + n];
-            s += av * bv;
+            s = math::wrap_add(s, math::wrap_mul(av, bv));
           }
           C[m * N + n] = s;
         }

@@ -14,8 +14,8 @@ namespace cpu {
 template <class T>
 static inline T combine(ReduceOp op, T a, T b) {
   switch (op) {
-    case ReduceOp::Sum: return T(a + b);
-    case ReduceOp::Prod: return T(a * b);
+    case ReduceOp::Sum: return math::wrap_add(a, b);
+    case ReduceOp::Prod: return math::wrap_mul(a, b);
     case ReduceOp::Max: return math::maximum(a, b);
     case ReduceOp::Min: return math::minimum(a, b);
   }
@@ -34,9 +34,11 @@ static typename Acc<T>::type sum_contiguous_acc(const T* x, int64_t n) {
   A acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) acc[k] += A(x[i + k]);
-  A s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; i++) s += A(x[i]);
+    for (int k = 0; k < 8; k++) acc[k] = math::wrap_add(acc[k], A(x[i + k]));
+  using math::wrap_add;  // integers wrap as TF's; floats add plainly
+  A s = wrap_add(wrap_add(wrap_add(acc[0], acc[1]), wrap_add(acc[2], acc[3])),
+                 wrap_add(wrap_add(acc[4], acc[5]), wrap_add(acc[6], acc[7])));
+  for (; i < n; i++) s = wrap_add(s, A(x[i]));
   return s;
 }
 
@@ -45,7 +47,7 @@ template <class T>
 static T sum_contiguous(const T* x, int64_t n) {
   if (n < 16) {
     T s = T(0);
-    for (int64_t i = 0; i < n; i++) s += x[i];
+    for (int64_t i = 0; i < n; i++) s = math::wrap_add(s, x[i]);
     return s;
   }
   return T(sum_contiguous_acc(x, n));
@@ -81,7 +83,7 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
           for (int k = n; k < nt; k++) partial[k] = 0;
       }
       typename Acc<T>::type s = 0;
-      for (int k = 0; k < nt; k++) s += partial[k];
+      for (int k = 0; k < nt; k++) s = math::wrap_add(s, partial[k]);
       out[0] = T(s);
       return;
     }
@@ -114,10 +116,10 @@ void reduce_forward(ReduceOp op, T* out, const T* x, int64_t outer, int64_t r, i
       const T* q = p + j * inner;
       switch (op) {
         case ReduceOp::Sum:
-          for (int64_t i = 0; i < inner; i++) y[i] += q[i];
+          for (int64_t i = 0; i < inner; i++) y[i] = math::wrap_add(y[i], q[i]);
           break;
         case ReduceOp::Prod:
-          for (int64_t i = 0; i < inner; i++) y[i] *= q[i];
+          for (int64_t i = 0; i < inner; i++) y[i] = math::wrap_mul(y[i], q[i]);
           break;
         case ReduceOp::Max:
           for (int64_t i = 0; i < inner; i++) y[i] = math::maximum(y[i], q[i]);

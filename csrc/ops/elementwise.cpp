@@ -21,6 +21,7 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
                             "); reshape one operand so each dimension matches or is 1");
     out.d[i] = da == 1 ? db : da;
   }
+  check_shape(out, op);  // [2**32, 1] with [1, 2**32] has 2**64 elements
   return out;
 }
 
@@ -255,6 +256,7 @@ TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape) {
   Shape b = broadcast_shapes("broadcast_to", x->shape, shape);
   if (b != shape)
     throw InvalidArgument("broadcast_to: cannot broadcast " + describe(*x) + " to shape " + shape.str());
+  checked_nbytes(x->dtype, shape, "broadcast_to");
   auto out = empty(x->dtype, shape, x->device());
   const Shape* ins[1] = {&x->shape};
   BroadcastPlan plan = make_broadcast_plan(shape, ins, 1);

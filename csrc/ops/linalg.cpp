@@ -36,10 +36,12 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
+  checked_nbytes(a->dtype, out_shape, "matmul");  // batch x M x N, checked
   auto out = empty(a->dtype, out_shape, a->device());
   const int64_t nb = batch.numel();
-  std::vector<int64_t> a_off(size_t(std::max<int64_t>(nb, 1))), b_off(a_off.size());
-  {
+  // An empty output needs no offsets (its batch may still be huge: [2**40, 0, N]).
+  std::vector<int64_t> a_off(out->numel ? size_t(std::max<int64_t>(nb, 1)) : 1), b_off(a_off.size());
+  if (out->numel) {
     const Shape* ins[2] = {&ba, &bb};
     // Per-batch offsets: a batch index decomposed over the broadcast batch shape.
     int64_t sa[kMaxRank], sb[kMaxRank];
@@ -75,7 +77,7 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
         std::memset(out->raw(), 0, out->nbytes());
       return;
     }
-    GILRelease nogil(nb * M * N * Ka >= kReleaseGILWork);
+    GILRelease nogil(double(nb) * double(M) * double(N) * double(Ka) >= double(kReleaseGILWork));
     PFT_KERNEL_FOR(out->device(), matmul_forward<T>)(out->data<T>(), a->data<T>(), b->data<T>(), nb, a_off.data(), b_off.data(), M, N, Ka, ta, tb, T(0));
   });
   int64_t attr[2] = {ta, tb};

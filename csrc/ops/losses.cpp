@@ -76,7 +76,7 @@ static void dense_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
   dispatch_float(x->dtype, "dense", [&](auto tag) {
     using T = decltype(tag);
     auto p = [](const TensorPtr& t) { return t ? t->data<T>() : nullptr; };
-    GILRelease nogil(N * D * K >= kReleaseGILWork);
+    GILRelease nogil(double(N) * double(D) * double(K) >= double(kReleaseGILWork));
     PFT_KERNEL_FOR(x->device(), dense_backward<T>)(p(dx), p(dW), p(db), p(dz), p(partials), threads, dout[0]->data<T>(), x->data<T>(),
                            W->data<T>(), e.out->data<T>(), N, D, K, act);
   });
@@ -110,7 +110,7 @@ TensorPtr dense(const TensorPtr& x, const TensorPtr& W, const TensorPtr& b, Acti
   auto out = empty(x->dtype, os, x->device());
   dispatch_float(x->dtype, "dense", [&](auto tag) {
     using T = decltype(tag);
-    GILRelease nogil(N * D * K >= kReleaseGILWork);
+    GILRelease nogil(double(N) * double(D) * double(K) >= double(kReleaseGILWork));
     PFT_KERNEL_FOR(out->device(), dense_forward<T>)(out->data<T>(), x->data<T>(), W->data<T>(), b ? b->data<T>() : nullptr, N, D, K, act);
   });
   int64_t attr = int64_t(act);

@@ -19,6 +19,17 @@ static Shape reduced_shape(const Shape& s, uint32_t mask, bool keepdims) {
 // Reduces the axes in `mask` of x into a freshly allocated tensor with the kept dims (keepdims shape).
 // Each maximal run of adjacent reduced axes is one (outer, r, inner) kernel call.
 static TensorPtr reduce_raw(ReduceOp op, const TensorPtr& x, uint32_t mask) {
+  if (x->numel == 0) {  // an empty input: the identity wherever the output has elements, at once
+    const Shape kept = reduced_shape(x->shape, mask, true);
+    checked_nbytes(x->dtype, kept, reduce_name(op));
+    auto dst = empty(x->dtype, kept, x->device());
+    if (dst->numel)
+      dispatch_numeric(x->dtype, reduce_name(op), [&](auto tag) {
+        using T = decltype(tag);
+        PFT_KERNEL_FOR(dst->device(), fill_forward<T>)(dst->data<T>(), reduce_identity<T>(op), dst->numel);
+      });
+    return dst;
+  }
   Shape cur = x->shape;
   TensorPtr src = x;
   // Innermost run first, so `outer` stays large (better parallelism) for the remaining runs.
@@ -141,13 +152,15 @@ TensorPtr argmax(const TensorPtr& x, int64_t axis, bool is_min, DType out_dtype)
                           " is empty");
   if (out_dtype != DType::Int32 && out_dtype != DType::Int64)
     throw TypeError(std::string(name) + ": output_type must be int32 or int64");
-  int64_t outer = 1, inner = 1;
-  for (int k = 0; k < ax; k++) outer *= x->shape.d[k];
-  for (int k = ax + 1; k < x->ndim(); k++) inner *= x->shape.d[k];
-  auto idx = empty(DType::Int64, reduced_shape(x->shape, 1u << ax, false), x->device());
+  const Shape os = reduced_shape(x->shape, 1u << ax, false);
+  checked_nbytes(DType::Int64, os, name);
+  auto idx = empty(DType::Int64, os, x->device());
+  int64_t outer = 1, inner = 1;  // products of x's dimensions: in range when x has elements
+  if (x->numel)
+    for (int k = 0; k < x->ndim(); k++) (k < ax ? outer : inner) *= k == ax ? 1 : x->shape.d[k];
   dispatch_numeric(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);
-    PFT_KERNEL_FOR(idx->device(), argmax_forward<T>)(idx->data<int64_t>(), x->data<T>(), outer, x->shape.d[ax], inner, is_min);
+    if (x->numel) PFT_KERNEL_FOR(idx->device(), argmax_forward<T>)(idx->data<int64_t>(), x->data<T>(), outer, x->shape.d[ax], inner, is_min);
   });
   finish_op(nullptr, name, {x}, idx);  // not differentiable: never recorded
   return out_dtype == DType::Int64 ? idx : cast(idx, out_dtype);
@@ -169,9 +182,9 @@ TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   if (misplaced({x.get()})) return softmax(to_device(x, op_device(name, {x.get()})), axis, log);
   int ax = normalize_axis(name, axis, x->ndim());
-  int64_t outer = 1, inner = 1;
-  for (int k = 0; k < ax; k++) outer *= x->shape.d[k];
-  for (int k = ax + 1; k < x->ndim(); k++) inner *= x->shape.d[k];
+  int64_t outer = 1, inner = 1;  // products of x's dimensions: in range when x has elements
+  if (x->numel)
+    for (int k = 0; k < x->ndim(); k++) (k < ax ? outer : inner) *= k == ax ? 1 : x->shape.d[k];
   auto out = empty(x->dtype, x->shape, x->device());
   dispatch_float(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);

@@ -1,5 +1,6 @@
 // Glue for shape ops (reshape, transpose, one_hot) and tensor creation (range, random).
 #include <cmath>
+#include <cstdio>
 
 #include "ops.h"
 
@@ -13,12 +14,19 @@ static const OpDef kReshape = {"reshape", reshape_backward};
 
 TensorPtr reshape(const TensorPtr& x, const Shape& shape) {
   if (misplaced({x.get()})) return reshape(to_device(x, op_device("reshape", {x.get()})), shape);
-  if (shape.numel() != x->numel)
+  const int64_t n = check_shape(shape, "reshape");
+  if (n != x->numel)
     throw InvalidArgument("reshape: cannot reshape " + describe(*x) + " (" + std::to_string(x->numel) +
-                          " elements) to shape " + shape.str() + " (" + std::to_string(shape.numel()) + " elements)");
+                          " elements) to shape " + shape.str() + " (" + std::to_string(n) + " elements)");
   auto out = alias(x, shape);  // zero-copy: storage is contiguous and immutable
   finish_op(&kReshape, "reshape", {x}, out);
   return out;
+}
+
+static std::string shape_text(const std::vector<int64_t>& dims) {
+  std::string t = "[";
+  for (size_t i = 0; i < dims.size(); i++) t += (i ? "," : "") + std::to_string(dims[i]);
+  return t + "]";
 }
 
 TensorPtr reshape(const TensorPtr& x, const std::vector<int64_t>& dims) {
@@ -36,7 +44,7 @@ TensorPtr reshape(const TensorPtr& x, const std::vector<int64_t>& dims) {
       throw InvalidArgument("reshape: invalid dimension " + std::to_string(dims[i]) + " in the new shape");
     } else {
       s.push_back(dims[i]);
-      known *= dims[i];
+      known = checked_mul(known, dims[i], "reshape", ("the element count of shape " + shape_text(dims)).c_str());
     }
   }
   if (infer >= 0) {
@@ -124,7 +132,9 @@ static int64_t gather_strides(const Shape& xs, const std::vector<int64_t>& begin
                               int64_t* st) {
   int64_t off = 0, s = 1;
   for (int i = xs.ndim - 1; i >= 0; i--) {
-    st[i] = s * step[size_t(i)];
+    // Overflow only where that dimension's slice has one element (the bounds check bounds |step| by the
+    // dimension otherwise), so the stride is never used: 0 then, without undefined behaviour.
+    if (__builtin_mul_overflow(s, step[size_t(i)], &st[i])) st[i] = 0;
     off += s * begin[size_t(i)];
     s *= xs.d[i];
   }
@@ -167,8 +177,9 @@ TensorPtr strided_slice(const TensorPtr& x, const std::vector<int64_t>& begin, c
     throw InvalidArgument("strided_slice: begin/size/step need one entry per dimension of " + describe(*x));
   for (int i = 0; i < nd; i++) {
     const int64_t b = begin[size_t(i)], n = size[size_t(i)], s = step[size_t(i)];
-    const int64_t last = b + (n - 1) * s;
-    if (s == 0 || n < 0 || (n > 0 && (b < 0 || b >= x->shape.d[i] || last < 0 || last >= x->shape.d[i])))
+    int64_t last = 0;  // b + (n - 1) * s, checked: an overflowing slice is out of bounds
+    const bool wraps = n > 0 && (__builtin_mul_overflow(n - 1, s, &last) || __builtin_add_overflow(b, last, &last));
+    if (s == 0 || n < 0 || wraps || (n > 0 && (b < 0 || b >= x->shape.d[i] || last < 0 || last >= x->shape.d[i])))
       throw InvalidArgument("strided_slice: slice [" + std::to_string(b) + " : +" + std::to_string(n) + " step " +
                             std::to_string(s) + "] is out of bounds for dimension " + std::to_string(i) + " of " +
                             describe(*x));
@@ -205,13 +216,14 @@ TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off
     else inner *= indices->shape.d[i];
   }
   if (ax == nd) os.push_back(depth);
+  checked_nbytes(dt, os, "one_hot");  // depth x size, checked
   auto out = empty(dt, os, indices->device());
   dispatch_all(dt, [&](auto tag) {
     using T = decltype(tag);
     if (indices->dtype == DType::Int32)
-      PFT_KERNEL_FOR(out->device(), one_hot_forward<T, int32_t>)(out->data<T>(), indices->data<int32_t>(), outer, depth, inner, T(on), T(off));
+      PFT_KERNEL_FOR(out->device(), one_hot_forward<T, int32_t>)(out->data<T>(), indices->data<int32_t>(), outer, depth, inner, math::convert<T, double>(on), math::convert<T, double>(off));
     else
-      PFT_KERNEL_FOR(out->device(), one_hot_forward<T, int64_t>)(out->data<T>(), indices->data<int64_t>(), outer, depth, inner, T(on), T(off));
+      PFT_KERNEL_FOR(out->device(), one_hot_forward<T, int64_t>)(out->data<T>(), indices->data<int64_t>(), outer, depth, inner, math::convert<T, double>(on), math::convert<T, double>(off));
   });
   finish_op(nullptr, "one_hot", {indices}, out);
   return out;
@@ -230,6 +242,12 @@ TensorPtr one_hot(const TensorPtr& indices, int64_t depth, const TensorPtr& on, 
   return one_hot(indices, depth, on ? item_as_double(*on) : 1.0, off ? item_as_double(*off) : 0.0, axis, dt);
 }
 
+static std::string number_text(double v) {  // %.17g: 1e+30, 0.5, 3
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 TensorPtr range(double start, double limit, double delta, DType dt) {
   if (dt == DType::Bool) throw TypeError("range: dtype bool is not supported (use a numeric dtype)");
   if (!std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta))
@@ -239,8 +257,13 @@ TensorPtr range(double start, double limit, double delta, DType dt) {
   if ((delta > 0 && start > limit) || (delta < 0 && start < limit))
     throw InvalidArgument("range: requires start <= limit when delta > 0 (start >= limit when delta < 0); got start=" +
                           std::to_string(start) + " limit=" + std::to_string(limit) + " delta=" + std::to_string(delta));
-  int64_t n = is_integer(dt) ? int64_t((std::abs(limit - start) + std::abs(delta) - 1) / std::abs(delta))
-                             : int64_t(std::ceil(std::abs((limit - start) / delta)));
+  const double count = is_integer(dt) ? std::floor((std::abs(limit - start) + std::abs(delta) - 1) / std::abs(delta))
+                                      : std::ceil(std::abs((limit - start) / delta));
+  if (!(count < 9223372036854775808.0))  // 2**63: the length must be an int64 (a double cast beyond is UB)
+    throw InvalidArgument("range: start=" + number_text(start) + " limit=" + number_text(limit) + " delta=" +
+                          number_text(delta) + " gives " + number_text(count) + " elements, more than 2**63 - 1");
+  const int64_t n = int64_t(count);
+  checked_nbytes(dt, Shape{n}, "range");
   auto out = empty(dt, Shape{n}, scope_device() ? *scope_device() : Device{});
   dispatch_all(dt, [&](auto tag) {
     using T = decltype(tag);
@@ -250,6 +273,7 @@ TensorPtr range(double start, double limit, double delta, DType dt) {
 }
 
 TensorPtr random_normal(const Shape& shape, double mean, double stddev, DType dt, uint64_t seed) {
+  checked_nbytes(dt, shape, "random.normal");
   auto out = empty(dt, shape);
   dispatch_float(dt, "random.normal", [&](auto tag) {
     using T = decltype(tag);
@@ -262,6 +286,7 @@ TensorPtr random_uniform(const Shape& shape, double lo, double hi, DType dt, uin
   if (!(lo < hi))
     throw InvalidArgument("random.uniform: minval must be less than maxval (got " + std::to_string(lo) + ", " +
                           std::to_string(hi) + ")");
+  checked_nbytes(dt, shape, "random.uniform");
   auto out = empty(dt, shape);
   dispatch_numeric(dt, "random.uniform", [&](auto tag) {
     using T = decltype(tag);

@@ -17,7 +17,7 @@ uint32_t parse_axes(py::handle axis, int ndim, const char* op) {
       if (!PyLong_Check(a.ptr()) && !PyIndex_Check(a.ptr()))
         throw pft::TypeError(std::string(op) + ": axis must be an integer or a list of integers, got " +
                              value_repr(axis.ptr()));
-      axes.push_back(py::int_(py::reinterpret_borrow<py::object>(a)).cast<int64_t>());
+      axes.push_back(index_as_int64(a.ptr(), op, "axis"));
     }
   } else {
     throw pft::TypeError(std::string(op) + ": axis must be None, an integer or a list of integers, got " +
@@ -26,10 +26,24 @@ uint32_t parse_axes(py::handle axis, int ndim, const char* op) {
   return ops::axes_mask(op, axes, false, ndim);
 }
 
+// A Python integer (or __index__ object) as int64: beyond int64 is an InvalidArgument naming the op (TF's
+// rule for shapes and sizes), not pybind11's cast text.
+int64_t index_as_int64(PyObject* o, const char* op, const char* what) {
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(o));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow)
+    throw InvalidArgument(std::string(op) + ": " + what + " value " + value_repr(o) +
+                          " is outside the int64 range [-2**63, 2**63 - 1]");
+  if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return int64_t(v);
+}
+
 std::vector<int64_t> parse_int_list(py::handle h, const char* op, const char* what) {
   std::vector<int64_t> out;
   if (PyLong_Check(h.ptr())) {
-    out.push_back(h.cast<int64_t>());
+    out.push_back(index_as_int64(h.ptr(), op, what));
     return out;
   }
   if (is_tensorlike(h.ptr()) || py::isinstance<py::array>(h)) {
@@ -46,7 +60,7 @@ std::vector<int64_t> parse_int_list(py::handle h, const char* op, const char* wh
       throw InvalidArgument(std::string(op) + ": " + what + " must be fully defined, got None in " + value_repr(h.ptr()));
     if (!PyIndex_Check(a.ptr()))
       throw pft::TypeError(std::string(op) + ": " + what + " must be a list of integers, got " + value_repr(h.ptr()));
-    out.push_back(py::int_(py::reinterpret_borrow<py::object>(a)).cast<int64_t>());
+    out.push_back(index_as_int64(a.ptr(), op, what));
   }
   return out;
 }
@@ -55,14 +69,18 @@ Shape parse_shape(py::handle h, const char* op) {
   auto v = parse_int_list(h, op, "shape");
   for (int64_t d : v)
     if (d < 0) throw InvalidArgument(std::string(op) + ": shape " + value_repr(h.ptr()) + " has a negative dimension");
-  return Shape::of(v.data(), int(v.size()));
+  if (v.size() > size_t(kMaxRank))
+    throw InvalidArgument(std::string(op) + ": tensors of rank > 8 are not supported (shape " + value_repr(h.ptr()) + ")");
+  Shape s = Shape::of(v.data(), int(v.size()));
+  check_shape(s, op);  // the element count fits in int64
+  return s;
 }
 
 // An integer argument (Python int, NumPy integer, 0-d integer tensor), or a TypeError naming the op.
 int64_t int_arg(py::handle h, const char* op, const char* what) {
   if (PyBool_Check(h.ptr()) || !PyIndex_Check(h.ptr()))
     throw pft::TypeError(std::string(op) + ": " + what + " must be an integer, got " + value_repr(h.ptr()));
-  return py::int_(py::reinterpret_borrow<py::object>(h)).cast<int64_t>();
+  return index_as_int64(h.ptr(), op, what);
 }
 
 int64_t opt_int_arg(py::handle h, int64_t dflt, const char* op, const char* what) {

@@ -116,7 +116,8 @@ PyObject* dtype_object(DType t);         // the registered tf.DType
 inline TensorPtr arg_tensor(py::handle h, const char* op, int hint = -1) { return to_tensor(h.ptr(), hint, op); }
 uint32_t parse_axes(py::handle axis, int ndim, const char* op);  // None, an int or a list -> axis bit mask
 std::vector<int64_t> parse_int_list(py::handle h, const char* op, const char* what);
-Shape parse_shape(py::handle h, const char* op);
+Shape parse_shape(py::handle h, const char* op);  // non-negative dims, rank <= 8, element count checked
+int64_t index_as_int64(PyObject* o, const char* op, const char* what);  // InvalidArgument beyond int64
 // An integer argument (Python int, NumPy integer, 0-d integer tensor), or a TypeError naming the op.
 int64_t int_arg(py::handle h, const char* op, const char* what);
 int64_t opt_int_arg(py::handle h, int64_t dflt, const char* op, const char* what);  // None -> dflt
@@ -143,6 +144,7 @@ extern PyMappingMethods tensor_as_mapping;
 Py_hash_t tensor_hash(PyObject* self);
 PyObject* tp_richcompare(PyObject* a, PyObject* b, int opid);
 PyObject* tensor_format(PyObject* self, PyObject* spec);  // __format__ (Tensor and Variable)
+std::string numpy_text(const TensorPtr& t, py::handle owner, bool is_repr);  // TF's numpy_text
 void init_tensor_type(py::module_& m);
 
 // ---- the other parts of the module --------------------------------------------------------------------

@@ -123,8 +123,11 @@ static TensorPtr import(const DLTensor& d, void (*release)(void*, void*), void* 
   else
     throw pft::TypeError("from_dlpack: unsupported dtype (code " + std::to_string(d.dtype.code) + ", " +
                          std::to_string(d.dtype.bits) + " bits); supported: float32, float64, int32, int64, bool");
-  if (d.ndim > kMaxRank) throw InvalidArgument("from_dlpack: rank " + std::to_string(d.ndim) + " is above 8");
+  if (d.ndim > kMaxRank || d.ndim < 0)
+    throw InvalidArgument("from_dlpack: rank " + std::to_string(d.ndim) + " is outside [0, 8]");
+  if (d.ndim > 0 && !d.shape) throw InvalidArgument("from_dlpack: the producer gave no shape");
   Shape s = Shape::of(d.shape, d.ndim);
+  checked_nbytes(dt, s, "from_dlpack");  // non-negative dimensions, element and byte counts in range
   bool compact = true;
   if (d.strides) {
     int64_t st = 1;

@@ -36,8 +36,10 @@ void init_functions(py::module_& m) {
       },
       py::arg("value"), py::arg("dtype") = py::none());
   m.def("fill_", [](py::handle shape, double value, py::handle dtype) {
-    return wrap_obj(full(dtype_from_py(dtype), parse_shape(shape, "fill"), value,
-                         scope_device() ? *scope_device() : Device{}));
+    const DType dt = dtype_from_py(dtype);
+    const Shape s = parse_shape(shape, "fill");
+    checked_nbytes(dt, s, "fill");
+    return wrap_obj(full(dt, s, value, scope_device() ? *scope_device() : Device{}));
   });
   m.def("fill_like", [](py::handle x, double value, py::handle dtype) {
     TensorPtr t = arg_tensor(x, "zeros_like");
