@@ -43,6 +43,9 @@ class DType:
     def __repr__(self) -> str:
         return f"tf.{self.name}"
 
+    def __str__(self) -> str:  # TF: str(tf.float32) == "<dtype: 'float32'>", repr is "tf.float32"
+        return f"<dtype: '{self.name}'>"
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DType):
             return self._code == other._code

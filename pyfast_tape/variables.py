@@ -60,9 +60,8 @@ class Variable(_core.VariableBase):
         return self.shape
 
     def __repr__(self) -> str:
-        import numpy as np
         return (f"<tf.Variable '{self._name}' shape={self.shape} dtype={self.dtype.name}, "
-                f"numpy={np.array_repr(np.asarray(self.numpy()))}>")
+                f"numpy={_core.numpy_text(self, True)}>")
 
     def __str__(self) -> str:
         return self.__repr__()

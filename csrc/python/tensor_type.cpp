@@ -152,22 +152,41 @@ static PyObject* tensor_array(PyObject* self, PyObject* args, PyObject* kwargs) 
   PFT_CATCH(nullptr)
 }
 
+// TF's numpy_text: the value as NumPy prints it (repr: a rank-0 value as its Python item, `1.5`), on a
+// line of its own when it spans several.
+std::string numpy_text(const TensorPtr& t, py::handle owner, bool is_repr) {
+  py::object arr = to_numpy_view(t, owner);
+  std::string text = is_repr ? std::string(py::repr(t->ndim() == 0 ? arr.attr("item")() : arr)) : std::string(py::str(arr));
+  if (text.find('\n') != std::string::npos) text = "\n" + text;
+  return text;
+}
+
 static PyObject* tensor_repr_impl(PyObject* self, bool as_str) {
   PFT_TRY
   const TensorPtr& t = impl_of(self);
-  py::object arr = to_numpy_view(t, self);
-  std::string shape = "(";
-  for (int i = 0; i < t->ndim(); i++) shape += std::to_string(t->shape.d[i]) + (t->ndim() == 1 || i + 1 < t->ndim() ? (i + 1 < t->ndim() ? ", " : ",") : "");
-  shape += ")";
+  py::object shape = py::reinterpret_steal<py::object>(shape_object(t->shape));
+  if (!shape) throw py::error_already_set();
   std::string s;
   if (as_str)
-    s = "tf.Tensor(" + std::string(py::str(arr)) + ", shape=" + shape + ", dtype=" + dtype_name(t->dtype) + ")";
-  else  // TF shows a rank-0 value bare (numpy=1.5), arrays by their repr
-    s = "<tf.Tensor: shape=" + shape + ", dtype=" + dtype_name(t->dtype) + ", numpy=" +
-        std::string(t->ndim() == 0 ? py::str(arr) : py::repr(arr)) + ">";
+    s = "tf.Tensor(" + numpy_text(t, self, false) + ", shape=" + std::string(py::str(shape)) + ", dtype=" +
+        dtype_name(t->dtype) + ")";
+  else
+    s = "<tf.Tensor: shape=" + std::string(py::str(shape)) + ", dtype=" + dtype_name(t->dtype) +
+        ", numpy=" + numpy_text(t, self, true) + ">";
   return PyUnicode_FromString(s.c_str());
   PFT_CATCH(nullptr)
 }
+// f"{t:.3f}", "{}".format(t): the NumPy value's own __format__ (TF's rule): a scalar takes any float/int
+// spec, an array only the empty one (then it is str(array)).
+PyObject* tensor_format(PyObject* self, PyObject* spec) {
+  PFT_TRY
+  const TensorPtr& t = is_variable(self) ? var_value(self) : impl_of(self);
+  py::object arr = to_numpy_view(t, self);
+  py::object v = t->ndim() == 0 ? arr[py::tuple()] : arr;  // a NumPy scalar for rank 0
+  return PyObject_Format(v.ptr(), spec);
+  PFT_CATCH(nullptr)
+}
+
 static PyObject* tensor_repr(PyObject* self) { return tensor_repr_impl(self, false); }
 static PyObject* tensor_str(PyObject* self) { return tensor_repr_impl(self, true); }
 
@@ -216,6 +235,7 @@ static PyMethodDef tensor_methods[] = {
     {"gpu", (PyCFunction)(void (*)(void))tensor_gpu, METH_VARARGS | METH_KEYWORDS,
      "gpu(index=0): this tensor on /GPU:index (a copy recorded on the tape; InvalidArgumentError without that GPU)."},
     {"__array__", (PyCFunction)(void (*)(void))tensor_array, METH_VARARGS | METH_KEYWORDS, nullptr},
+    {"__format__", tensor_format, METH_O, "The value formatted as NumPy formats it (f\"{t:.3f}\" for a scalar)."},
     {nullptr, nullptr, 0, nullptr}};
 
 static PyGetSetDef tensor_getset[] = {
@@ -285,6 +305,10 @@ PyTypeObject TensorType = [] {
   return t;
 }();
 void init_tensor_type(py::module_& m) {
+  m.def("numpy_text", [](py::handle x, bool is_repr) {  // Variable.__repr__ (pyfast_tape/variables.py)
+    const TensorPtr& t = is_variable(x.ptr()) ? var_value(x.ptr()) : arg_tensor(x, "numpy_text");
+    return numpy_text(t, py::none(), is_repr);
+  }, py::arg("x"), py::arg("is_repr") = false);
   if (PyType_Ready(&TensorType) < 0) throw py::error_already_set();
   // NumPy defers binary operators on (ndarray, Tensor) to the Tensor (TF's __array_priority__).
   PyDict_SetItemString(TensorType.tp_dict, "__array_priority__", PyLong_FromLong(100));

@@ -146,6 +146,7 @@ static PyMethodDef variable_methods[] = {
     {"value", variable_read_value, METH_NOARGS, "The current value as a Tensor."},
     {"numpy", variable_numpy, METH_NOARGS, "A copy of the current value as a NumPy array."},
     {"__array__", (PyCFunction)(void (*)(void))variable_array, METH_VARARGS | METH_KEYWORDS, nullptr},
+    {"__format__", tensor_format, METH_O, "The value formatted as NumPy formats it (f\"{v:.3f}\" for a scalar)."},
     {nullptr, nullptr, 0, nullptr}};
 
 static PyGetSetDef variable_getset[] = {

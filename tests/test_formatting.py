@@ -1,0 +1,60 @@
+"""Text forms as TensorFlow gives them: repr/str of tensors and variables, __format__, dtypes.
+
+The expected strings are TF 2.x's layout (tensorflow/python/framework/ops.py: numpy_text puts a value that
+spans several lines on a line of its own; Tensor.__format__ is the NumPy value's __format__).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyfast_tape as tf
+
+
+def test_repr_and_str_rank2():
+    m = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    assert repr(m) == ("<tf.Tensor: shape=(2, 2), dtype=float32, numpy=\n"
+                       "array([[1., 2.],\n"
+                       "       [3., 4.]], dtype=float32)>")
+    assert str(m) == ("tf.Tensor(\n"
+                      "[[1. 2.]\n"
+                      " [3. 4.]], shape=(2, 2), dtype=float32)")
+
+
+def test_repr_and_str_low_rank():
+    assert repr(tf.constant(1.5)) == "<tf.Tensor: shape=(), dtype=float32, numpy=1.5>"
+    assert str(tf.constant(3)) == "tf.Tensor(3, shape=(), dtype=int32)"
+    assert repr(tf.constant([1, 2])) == "<tf.Tensor: shape=(2,), dtype=int32, numpy=array([1, 2], dtype=int32)>"
+    assert str(tf.constant([1.0, 2.5])) == "tf.Tensor([1.  2.5], shape=(2,), dtype=float32)"
+
+
+def test_variable_repr():
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]], name="w")
+    assert repr(v) == ("<tf.Variable 'w:0' shape=(2, 2) dtype=float32, numpy=\n"
+                       "array([[1., 2.],\n"
+                       "       [3., 4.]], dtype=float32)>")
+    assert repr(tf.Variable(2.0, name="s")) == "<tf.Variable 's:0' shape=() dtype=float32, numpy=2.0>"
+
+
+@pytest.mark.parametrize("value,spec", [(1.23456, ".3f"), (2.5, "8.2f"), (1e-7, ".2e"), (0.25, "%"), (1.0, "")])
+def test_format_scalar(value, spec):
+    for dt, np_dt in [(tf.float32, np.float32), (tf.float64, np.float64)]:
+        t = tf.constant(value, dt)
+        assert format(t, spec) == format(np_dt(value), spec)
+        assert ("{:" + spec + "}").format(t) == format(np_dt(value), spec)
+    assert f"{tf.constant(7):5d}" == "    7"
+    assert f"{tf.Variable(0.5):.2f}" == "0.50"
+
+
+def test_format_array():
+    m = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    assert "{}".format(m) == str(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+    with pytest.raises(TypeError):
+        f"{m:.2f}"  # NumPy arrays take only the empty spec; so does TF
+
+
+def test_dtype_str_and_repr():
+    assert str(tf.float32) == "<dtype: 'float32'>"
+    assert repr(tf.float32) == "tf.float32"
+    assert str(tf.int64) == "<dtype: 'int64'>"
+    assert f"{tf.constant(1.0).dtype}" == "<dtype: 'float32'>"
