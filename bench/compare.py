@@ -1,4 +1,4 @@
-"""pyfast_tape against its peers on the workloads of DESIGN §6, side by side in one run.
+"""pyfast_tape against its peers on the workloads W1-W6 listed below, side by side in one run.
 
     python bench/compare.py [--quick | --smoke] [--peers pyfast_tape,numpy,tf_eager,tf_function,torch,jax]
                             [--python-tf PATH] [--python-peers PATH] [--threads 2] [--rounds 1]

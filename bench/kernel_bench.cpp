@@ -1,4 +1,4 @@
-// Native kernel workbench (STYLE 11): each kernel is first checked against a plain double-precision
+// Native kernel workbench: each kernel is first checked against a plain double-precision
 // loop on random data, then timed beside the machine's own limit measured in the same run:
 //   fused MSE / Huber / softmax-CE forward+backward  -> GB/s against memcpy and a triad
 //   fused dense forward+backward                     -> GFLOP/s against raw sgemm of the same shapes

@@ -1,14 +1,15 @@
-// The op families as named tables (X-macros, as ggml's op enum): every place that lists the members of a
-// family is generated from its table here, so a new member is one row plus its formulas in csrc/math.h.
-// From each table come: the enum (UnaryOp::Log1p ...), the TF names (unary_name(op) == "log1p"), the CPU
-// and CUDA dispatch switches (csrc/cpu/*.cpp, cuda/*.cu), one OpDef per op (its tape name), and the
+// The op families as named tables (X-macros, as ggml's op enum). From each table come: the enum
+// (UnaryOp::Log1p ...), the TF names (unary_name(op) == "log1p"), the count kNum... (pinned by the
+// static_asserts below) and one OpDef per op (its tape name); for the unary and pointwise-loss families also
+// the CPU and CUDA dispatch switches (csrc/cpu/*.cpp, cuda/*.cu), and for all but reduce and activations the
 // Python bindings (csrc/python/functions.cpp: one function per row, `_core.<stem>`). The columns:
 //
 //   X(Enum, stem, ...)   stem: the TF name, and the name of the per-element formulas in csrc/math.h
 //                        (math::<stem>(...) and math::<stem>_grad(...)).
 //
-// A static_assert on each family's size (kNum...) catches a row added without its users being rebuilt
-// against it. The checklist for adding an op: docs/ADDING_AN_OP.md.
+// A new unary op or pointwise loss is one row, its formulas in csrc/math.h, one case in the composed form
+// in csrc/ops/ and the Python side; the other families need hand-written cases too. The checklist, with
+// worked examples: docs/ADDING_AN_OP.md.
 #pragma once
 #include <cstdint>
 

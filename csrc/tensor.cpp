@@ -400,6 +400,15 @@ double item_as_double(const TensorImpl& t, int64_t i) {
   });
 }
 
+int64_t item_as_int64(const TensorImpl& t, int64_t i) {
+  return dispatch_all(t.dtype, [&](auto tag) -> int64_t {
+    using T = decltype(tag);
+    T v;
+    copy_bytes(&v, Device{}, t.data<T>() + i, t.device(), sizeof(T));
+    return math::convert<int64_t, T>(v);
+  });
+}
+
 std::string describe(const TensorImpl& t) { return std::string(dtype_name(t.dtype)) + t.shape.str(); }
 
 }  // namespace pft

@@ -1,8 +1,8 @@
 // Core value types: DType, Device, Shape, Storage, TensorImpl.
 //
 // A TensorImpl is an immutable (shape, dtype) view of a contiguous Storage. Storage carries a version
-// counter bumped on every in-place write (only Variables write in place), so a saved tensor can detect
-// that it was modified after it was recorded. Tensor ids are unique per process and are what the tape
+// counter bumped on every in-place write (Variables and optimizer slots only); copy-on-write
+// (csrc/variable.cpp) is what keeps recorded values intact, and nothing reads the counter yet. Tensor ids are unique per process and are what the tape
 // keys gradients by; a Variable's reads all carry the Variable's id.
 #pragma once
 #include <atomic>
@@ -287,6 +287,7 @@ TensorPtr scalar(DType dt, double v, Device dev = Device{});
 TensorPtr from_external(void* data, DType dt, const Shape& shape, void (*release)(void*, void*), void* ctx);
 TensorPtr full(DType dt, const Shape& shape, double v, Device dev = Device{});
 double item_as_double(const TensorImpl& t, int64_t i = 0);
+int64_t item_as_int64(const TensorImpl& t, int64_t i = 0);  // exact for integers; floats as math::convert
 
 std::string describe(const TensorImpl& t);  // "float32[2,3]"
 

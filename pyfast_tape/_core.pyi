@@ -1,6 +1,7 @@
-# Type stub of the native module pyfast_tape._core (csrc/bindings.cpp, PYBIND11_MODULE(_core)).
+# Type stub of the native module pyfast_tape._core (csrc/python/; PYBIND11_MODULE(_core) in csrc/python/module.cpp).
 # Parameter names and defaults are those bound there; `name` arguments are accepted and ignored (TF's).
-# Keep in step with the bindings: one stub line per bound function (DESIGN.md §2).
+# Keep in step with the bindings: one stub line per bound function (tests/test_typing.py checks it;
+# docs/ADDING_AN_OP.md).
 from typing import Any, Callable, ClassVar, Dict, Iterator, List, Optional, Sequence, Tuple, Union, final, overload
 
 import numpy as np

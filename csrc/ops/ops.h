@@ -15,7 +15,7 @@ namespace ops {
 
 // ---- helpers ---------------------------------------------------------------------------------------
 // Kernels of at least this many elements (or multiply-adds) run with the GIL released, so other Python
-// threads go on meanwhile; below it the release (26-42 ns, DESIGN §3) costs more than it gives. Kernels
+// threads go on meanwhile; below it the release (26-42 ns; docs/ARCHITECTURE.md, Invariants) costs more than it gives. Kernels
 // touch no Python object; every op runs with the GIL held, so releasing it here is always valid.
 constexpr int64_t kReleaseGILWork = 1 << 16;
 struct GILRelease {

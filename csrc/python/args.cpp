@@ -11,7 +11,7 @@ uint32_t parse_axes(py::handle axis, int ndim, const char* op) {
       (PyIndex_Check(axis.ptr()) && !PySequence_Check(axis.ptr()))) {
     TensorPtr t = to_tensor(axis.ptr(), -1, op);
     if (!is_integer(t->dtype)) throw pft::TypeError(std::string(op) + ": axis must be an integer or a list of integers");
-    for (int64_t i = 0; i < t->numel; i++) axes.push_back(int64_t(item_as_double(*t, i)));
+    for (int64_t i = 0; i < t->numel; i++) axes.push_back(item_as_int64(*t, i));
   } else if (PyList_Check(axis.ptr()) || PyTuple_Check(axis.ptr())) {
     for (py::handle a : axis) {
       if (!PyLong_Check(a.ptr()) && !PyIndex_Check(a.ptr()))
@@ -50,7 +50,7 @@ std::vector<int64_t> parse_int_list(py::handle h, const char* op, const char* wh
     TensorPtr t = to_tensor(h.ptr(), -1, op);
     if (!is_integer(t->dtype))
       throw pft::TypeError(std::string(op) + ": " + what + " must be integers, got " + describe(*t));
-    for (int64_t i = 0; i < t->numel; i++) out.push_back(int64_t(item_as_double(*t, i)));
+    for (int64_t i = 0; i < t->numel; i++) out.push_back(item_as_int64(*t, i));
     return out;
   }
   if (!PySequence_Check(h.ptr()))

@@ -53,7 +53,7 @@ static PyObject* nb_index(PyObject* self) {
   auto t = to_tensor(self, -1, "__index__");
   if (!is_integer(t->dtype) || t->ndim() != 0)
     throw pft::TypeError("only integer scalar tensors can be used as an index, got " + describe(*t));
-  return PyLong_FromLongLong(int64_t(item_as_double(*t)));
+  return PyLong_FromLongLong(item_as_int64(*t));
   PFT_CATCH(nullptr)
 }
 static int nb_bool(PyObject* self) {
