@@ -12,7 +12,17 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import scipy_openblas32 as _openblas  # noqa: E402,F401  loads libscipy_openblas RTLD_GLOBAL before _core
 
-from . import _core  # noqa: E402
+try:
+    from . import _core  # noqa: E402
+except ImportError as _e:  # the source tree (e.g. `python` run in the repository root) has no compiled _core
+    import importlib.util as _ilu
+    if _ilu.find_spec(__name__ + "._core") is not None:
+        raise  # _core exists but failed to load: keep the loader's own error
+    raise ImportError(
+        f"pyfast_tape is being imported from its source tree ({_os.path.dirname(_os.path.abspath(__file__))}), "
+        "which has no compiled `_core` extension module. Install the package with `pip install .` and run Python "
+        "from outside the repository root, where the source tree does not shadow the installed package (or run "
+        "the tests with `pytest`).", name=__name__, path=__file__) from None
 
 
 def _point_at_cublas_wheel() -> None:
@@ -58,6 +68,7 @@ from .function import function  # noqa: E402
 from ._core import from_dlpack  # noqa: E402
 from . import experimental  # noqa: E402
 from .ops import clip_by_value, expand_dims, squeeze  # noqa: E402
+from .indexing import boolean_mask  # noqa: E402
 
 truediv = divide
 __version__ = "0.1.0"
@@ -71,5 +82,5 @@ __all__ = [
     "negative", "not_equal", "one_hot", "pow", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum",
     "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
     "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test", "function", "clip_by_value",
-    "expand_dims", "squeeze", "from_dlpack", "experimental", "device",
+    "expand_dims", "squeeze", "from_dlpack", "experimental", "device", "boolean_mask",
 ]

@@ -9,6 +9,7 @@ namespace pft::python {
 struct PyTapeHandle {
   std::shared_ptr<Tape> tape;
   bool pushed = false;
+  bool entered = false;  // set by the first __enter__: TF's `self._tape is None` until then
   ~PyTapeHandle() {  // a tape dropped while active (an exception skipped __exit__) leaves no dangling entry
     auto& st = tape_stack();
     for (size_t i = st.size(); i-- > 0;)
@@ -78,6 +79,14 @@ static void tape_check_thread(const PyTapeHandle& h, const char* what) {
                             "that entered it (after its `with` block)");
 }
 
+// TF raises this (the used-tape text) from gradient(), jacobian() and batch_jacobian() while `self._tape is
+// None`, i.e. on a tape that was never entered, persistent or not.
+static void tape_check_entered(const PyTapeHandle& h) {
+  if (!h.entered)
+    throw pft::RuntimeError(
+        "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)");
+}
+
 static PyObject* tape_enter(PyObject* self, PyObject*) {
   PFT_TRY
   PyTapeHandle& h = tape_of(self);
@@ -89,6 +98,7 @@ static PyObject* tape_enter(PyObject* self, PyObject*) {
   tape_stack().push_back(h.tape.get());
   h.tape->owner = std::this_thread::get_id();
   h.pushed = true;
+  h.entered = true;
   Py_INCREF(self);
   return self;
   PFT_CATCH(nullptr)
@@ -268,6 +278,7 @@ static PyObject* tape_gradient_method(PyObject* self, PyObject* const* args, Py_
   if (!bind_args("gradient", names, 4, 2, args, nargs, kwnames, a)) return nullptr;
   PFT_TRY
   PyTapeHandle& h = tape_of(self);
+  tape_check_entered(h);
   const Unconnected mode = parse_unconnected(a[3]);
   if (h.pushed && h.tape->persistent) {  // TF warns: the backward pass is recorded too
     static PyObject* warn = PyUnicode_InternFromString("_warn_gradient_inside_context");
@@ -337,6 +348,7 @@ static PyObject* tape_gradient_method(PyObject* self, PyObject* const* args, Py_
 
 static PyObject* tape_check_usable(PyObject* self, PyObject*) {
   PFT_TRY
+  tape_check_entered(tape_of(self));
   tape_of(self).tape->check_usable();
   Py_RETURN_NONE;
   PFT_CATCH(nullptr)

@@ -31,6 +31,17 @@ def _snake(name: str) -> str:
 class Layer:
     """Base layer: holds weights, builds lazily on the first call from the input shape."""
 
+    # Keras's ``InputSpec(min_ndim=...)``: the least rank the first input may have (None: any), checked on
+    # every call (and by Sequential before it builds the layer from a shape), with Keras's message.
+    _min_ndim: Optional[int] = None
+
+    def _assert_input_compatibility(self, shape: Sequence[Optional[int]]) -> None:
+        min_ndim = self._min_ndim
+        if min_ndim is not None and len(shape) < min_ndim:
+            raise ValueError(f"Input 0 with name 'None' of layer '{self.name}' is incompatible with the layer: "
+                             f"expected min_ndim={min_ndim}, found ndim={len(shape)}. Full shape received: "
+                             f"{tuple(shape)}")
+
     def __init__(self, trainable: bool = True, name: Optional[str] = None, dtype: Any = None,
                  input_shape: Optional[Sequence[int]] = None, input_dim: Optional[int] = None,
                  **kwargs: Any) -> None:
@@ -72,6 +83,8 @@ class Layer:
             inputs = _core.convert(inputs, self.dtype if not hasattr(inputs, "dtype") else None)
         if inputs.dtype is not self.dtype and inputs.dtype != self.dtype and not inputs.dtype.is_bool:
             inputs = _core.cast(inputs, self.dtype)  # Keras autocasts inputs to the layer's dtype
+        if self._min_ndim is not None:
+            self._assert_input_compatibility(inputs._shape)
         if not self.built:
             self.build(tuple(inputs.shape))
             self.built = True
@@ -133,6 +146,7 @@ class Dense(Layer):
     softmax and sigmoid outputs keep their logits for the cross-entropy losses, as in Keras."""
 
     _FUSED = frozenset({"linear", "relu", "tanh"})  # keys of _core.ACTIVATIONS fused into the GEMM epilogue
+    _min_ndim = 2  # Keras: InputSpec(min_ndim=2), a batch axis and the features
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",

@@ -195,8 +195,8 @@ def _sparse_inputs(y_true: Any, y_pred: Any, from_logits: bool) -> Tuple[Any, An
     if labels.dtype.is_floating:
         labels = _core.cast(labels, "int64")
     if len(out._shape) < 1:
-        raise ValueError(f"sparse_categorical_crossentropy: y_pred must have a class axis, got shape {out._shape} "
-                         f"(labels {tuple(labels.shape)})")
+        raise ValueError("sparse_categorical_crossentropy: Argument `output` must be at least rank 1. Received: "
+                         f"output.shape={out._shape} (target.shape={labels._shape})")
     if len(labels._shape) == len(out._shape) and labels._shape[-1] == 1:
         labels = squeeze(labels, -1)
     if not from_logits:
@@ -293,6 +293,18 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
                          from_logits=from_logits, ignore_class=ignore_class)
         self.from_logits = from_logits
         self.ignore_class = ignore_class
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_true_sq, y_pred_sq = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        if len(y_pred_sq._shape) < 1 <= len(y_pred._shape):
+            # Keras's rank matching squeezed y_pred's trailing 1 away (a scalar y_true): name the shapes the
+            # caller passed, not the squeezed one the cross-entropy would report
+            raise ValueError("sparse_categorical_crossentropy: Argument `output` must be at least rank 1 once "
+                             f"matched to the rank of y_true. Received: y_true.shape={y_true._shape}, "
+                             f"y_pred.shape={y_pred._shape} (its trailing 1 is squeezed away to match y_true, "
+                             "leaving no class axis). Pass y_true of shape (batch_size,) or (batch_size, 1) and "
+                             "y_pred of shape (batch_size, num_classes).")
+        return self.fn(y_true_sq, y_pred_sq, **self._fn_kwargs)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         # The batch mean without sample weights is one fused op (loss and gradient in one pass over the logits);

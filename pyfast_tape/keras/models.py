@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -38,6 +39,12 @@ from .layers import InputLayer, Layer, _unique_name
 
 Shape = Tuple[Optional[int], ...]
 Logs = Dict[str, float]
+
+# Keras 3's EpochIterator warning when the data end before an epoch's first step: with zero samples `fit`
+# and `evaluate` run no step, warn with this each epoch, and log nothing (History gets no values).
+_RAN_OUT_OF_DATA = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
+                    "can generate at least `steps_per_epoch * epochs` batches. You may need to use the `.repeat()` "
+                    "function when building your dataset.")
 
 
 class KerasInput:
@@ -117,6 +124,21 @@ class Model(Layer):
 
     def get_weights(self) -> List[NDArray[Any]]:
         return [w.numpy() for w in self.weights]
+
+    def compute_output_shape(self, input_shape: Sequence[Optional[int]]) -> Shape:
+        """A subclassed model's output shape for `input_shape`: Keras traces ``call`` symbolically; here one
+        inference call on zeros (unknown dimensions as 1, nothing recorded on any tape) gives it, the batch
+        dimension as given. Sequential chains its layers' shapes instead."""
+        dims = [1 if d is None else int(d) for d in input_shape]
+        paused = _core.pause_tapes()
+        try:
+            out = self._forward(_core.fill_(dims, 0.0, self.dtype), False)
+        finally:
+            _core.restore_tapes(paused)
+        shape = tuple(int(d) for d in _core.convert(out)._shape)
+        if shape and len(input_shape) and input_shape[0] is None:
+            return (None,) + shape[1:]
+        return shape
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         weights = list(weights)
@@ -304,7 +326,7 @@ class Model(Layer):
             xs, ys, sws = xs[:split_at], ys[:split_at], (None if sws is None else sws[:split_at])
         bs = _batch_size(batch_size)
         n = len(xs)
-        steps = max(1, math.ceil(n / bs))
+        steps = math.ceil(n / bs)  # 0 for no samples: Keras's num_batches
         if steps_per_epoch is not None:
             steps = min(steps, int(steps_per_epoch))
         cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
@@ -327,7 +349,11 @@ class Model(Layer):
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
-            epoch_logs = self.get_metrics_result()
+            if n == 0:  # Keras: the empty iterator stops the epoch before its first step; the logs stay empty
+                warnings.warn(_RAN_OUT_OF_DATA, UserWarning, stacklevel=2)
+                epoch_logs = {}
+            else:
+                epoch_logs = self.get_metrics_result()
             if val is not None and (epoch + 1) % max(1, int(validation_freq)) == 0:
                 val_logs = self._evaluate_arrays(val[0], val[1], val[2], validation_batch_size or bs, None, cbs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -354,7 +380,7 @@ class Model(Layer):
         verbose_level = _verbose(verbose)
         xs, ys, sws = self._standardize(x, y, sample_weight, "evaluate")
         bs = _batch_size(batch_size)
-        nsteps = max(1, math.ceil(len(xs) / bs))
+        nsteps = math.ceil(len(xs) / bs)
         if steps is not None:
             nsteps = min(nsteps, int(steps))
         cbs = CallbackList(callbacks, add_progbar=verbose_level != 0, model=self, verbose=verbose_level, epochs=1,
@@ -367,7 +393,7 @@ class Model(Layer):
     def _evaluate_arrays(self, xs: NDArray[Any], ys: NDArray[Any], sws: Optional[NDArray[Any]], bs: int,
                          steps: Optional[int], cbs: CallbackList) -> Logs:
         n = len(xs)
-        nsteps = max(1, math.ceil(n / bs))
+        nsteps = math.ceil(n / bs)
         if steps is not None:
             nsteps = min(nsteps, int(steps))
         self.reset_metrics()
@@ -383,7 +409,11 @@ class Model(Layer):
                 cbs.on_test_batch_end(step, logs)
         finally:
             _core.restore_tapes(paused)
-        logs = self.get_metrics_result()
+        if n == 0:  # as in fit: Keras warns and returns empty logs (evaluate then gives [] or {})
+            warnings.warn(_RAN_OUT_OF_DATA, UserWarning, stacklevel=3)
+            logs = {}
+        else:
+            logs = self.get_metrics_result()
         cbs.on_test_end(logs)
         return logs
 
@@ -601,10 +631,19 @@ class Sequential(Model):
         shape = self._input_shape
         for layer in self._layers:
             if not layer.built:
+                layer._assert_input_compatibility(shape)  # Keras checks the input spec before it builds
                 layer.build(shape)
                 layer.built = True
-            shape = layer.compute_output_shape(shape)
+            shape = tuple(layer.compute_output_shape(shape))
         self.built = True
+
+    def compute_output_shape(self, input_shape: Sequence[Optional[int]]) -> Shape:
+        """The output shape of the stack: each layer's output shape fed to the next (Keras's Sequential), so
+        a Sequential nested in another gives the next layer its output width, not its input width."""
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
 
     def pop(self) -> Layer:
         self._all_built = False

@@ -2,6 +2,7 @@
 is updated in place by one native call."""
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
@@ -10,6 +11,11 @@ import numpy as np
 from .. import _core
 from ..dtypes import int64
 from ..variables import Variable
+
+# Serialises optimizer builds: two threads making the first apply_gradients on one shared optimizer must
+# not see a variable in `_index` before its slots exist (IndexError), nor build one variable twice. A
+# build happens once per optimizer, so one module-wide lock costs nothing (and keeps optimizers picklable).
+_BUILD_LOCK = threading.RLock()
 
 
 class Optimizer:
@@ -54,12 +60,17 @@ class Optimizer:
 
     def build(self, var_list: Iterable[Variable]) -> None:
         """Creates the optimizer's slots for `var_list` (called on the first apply otherwise)."""
-        for v in var_list:
-            if v._id not in self._index:
-                self._index[v._id] = len(self._trainable_variables)
-                self._trainable_variables.append(v)
-                self._build_slots(v)
-        self.built = True
+        var_list = list(var_list)
+        with _BUILD_LOCK:
+            for v in var_list:
+                if v._id not in self._index:
+                    # slots first, then the variable list, and only then publish the position in `_index`:
+                    # a concurrent apply_gradients that finds `v` there finds its slots too
+                    position = len(self._trainable_variables)
+                    self._build_slots(v)
+                    self._trainable_variables.append(v)
+                    self._index[v._id] = position
+            self.built = True
 
     def _build_slots(self, v: Variable) -> None:
         pass
@@ -84,7 +95,9 @@ class Optimizer:
             for _, v in pairs:
                 if not isinstance(v, _core.VariableBase):
                     raise TypeError(f"{type(self).__name__}.apply_gradients: {v!r} is not a Variable")
-            self.build([v for _, v in pairs])
+            with _BUILD_LOCK:  # another thread may be building: wait for it, then build once
+                if not self.built:
+                    self.build([v for _, v in pairs])
         index = self._index
         grads: List[Any] = []
         variables: List[Variable] = []
