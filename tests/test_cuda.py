@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 import pyfast_tape as tf
+from conftest import assert_close
 from pyfast_tape import _core
 
 GPU = "/GPU:0"
 pytestmark = pytest.mark.skipif(_core.gpu_count() == 0, reason="no GPU (tests/test_devices.py runs this module "
                                                                 "on an emulated GPU)")
 RNG = np.random.default_rng(1234)
-TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
 
 
 def on_gpu(t) -> bool:
@@ -62,16 +62,16 @@ def run_on(device, fn, arrays, grad=True):
 
 
 def check(fn, *arrays, grad=True, tol=None):
-    """The op on the GPU matches the op on the CPU: values and gradients."""
+    """The op on the GPU matches the op on the CPU: values (conftest.TOL's "device" row, or `tol`; integer and
+    bool results exactly) and gradients (the "device" row)."""
     cv, cg = run_on("/CPU:0", fn, arrays, grad)
     gv, gg = run_on(GPU, fn, arrays, grad)
-    kw = tol or TOL.get(np.dtype(cv.dtype).type, dict(rtol=0, atol=0))
-    np.testing.assert_allclose(gv, cv, equal_nan=True, **kw)
+    assert_close(gv, cv, cv.dtype, tol="device", **(tol or {}))
     assert len(cg) == len(gg)
     for a, b in zip(gg, cg):
         assert (a is None) == (b is None)
         if a is not None:
-            np.testing.assert_allclose(a, b, equal_nan=True, **TOL.get(np.dtype(b.dtype).type, kw))
+            assert_close(a, b, b.dtype, tol="device")
 
 
 FLOATS = [np.float32, np.float64]

@@ -348,6 +348,43 @@ def test_convert_to_tensor_returns_tensors_unchanged():
     assert tf.convert_to_tensor(np.array([1.0])).dtype == tf.float64
 
 
+# ---- Python float operands (the constant cache) ------------------------------------------------------
+def test_python_float_operands_keep_their_value_sign_and_dtype():
+    """Python-float operands come from a small constant cache: every value (-0.0 against 0.0,
+    NaN, values that collide in the cache) and every dtype must still give its own constant."""
+    x32 = tf.constant([1.0, -2.0, 3.5])
+    x64 = tf.constant([1.0, -2.0, 3.5], dtype=tf.float64)
+    np.testing.assert_array_equal(np.signbit((x32 * -0.0).numpy()), np.signbit(np.float32([1, -2, 3.5]) * -0.0))
+    np.testing.assert_array_equal(np.signbit((x32 * 0.0).numpy()), np.signbit(np.float32([1, -2, 3.5]) * 0.0))
+    assert np.isnan((x32 + float("nan")).numpy()).all()
+    rng = np.random.default_rng(0)
+    for v in list(rng.standard_normal(200)) + [1e30, -1e-30, 0.1, 0.1]:
+        v = float(v)
+        for x, dt in ((x32, np.float32), (x64, np.float64)):
+            got = (v * x).numpy()
+            assert got.dtype == dt
+            np.testing.assert_array_equal(got, dt(v) * x.numpy().astype(dt))
+            np.testing.assert_array_equal((x - v).numpy(), x.numpy() - dt(v))
+
+
+def test_python_float_operands_are_not_shared_with_user_tensors():
+    """A watched user tensor holding the same value as a literal operand gets no gradient through it."""
+    c = tf.constant(0.5)
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(c)
+        tape.watch(x)
+        y = tf.reduce_sum(0.5 * x * x)  # the literal 0.5 is not `c`
+        z = tf.reduce_sum(c * x)
+    assert tape.gradient(y, c) is None
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(tape.gradient(z, c).numpy(), 3.0)
+    v = tf.Variable(0.5)
+    v.assign_add(1.0)  # copy-on-write: the cached constants are shared storage
+    np.testing.assert_allclose((0.5 * x).numpy(), [0.5, 1.0])
+    np.testing.assert_allclose(v.numpy(), 1.5)
+
+
 # ---- import ----------------------------------------------------------------------------------------
 
 

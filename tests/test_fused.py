@@ -3,12 +3,13 @@ labels with label smoothing, sparse labels) and the pointwise losses (MSE, Huber
 and on logits).
 
 Each op, forward and backward, in float32 and float64, is compared against
-  * the NumPy float64 references of tests/fused_reference.py, and
+  * the NumPy float64 references of tests/reference.py (its fused-ops section), and
   * the same math written as a composition of pyfast_tape's primitive ops (tf.matmul, tf.nn.relu,
     tf.nn.log_softmax, ...) differentiated by the tape;
 plus: one tape entry per fused op; second-order gradients through nested tapes (against the
 composition's second order and a finite-difference Hessian-vector product of the reference gradient);
-stability for logits of +-1e4; errors naming the op; and the memory of a fused MSE over 2**24 elements.
+stability for logits of +-1e4; and the memory of a fused MSE over 2**24 elements (the errors naming the op:
+tests/test_bad_input.py, FUSED).
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ import textwrap
 import numpy as np
 import pytest
 
-import fused_reference as fr
 import pyfast_tape as tf
-from conftest import FLOAT_DTYPES
+import reference as ref
+from conftest import FLOAT_DTYPES, assert_close
 
 C = tf._core
 ACTS = list(C.ACTIVATIONS)  # Keras names: "linear", "relu", ...
@@ -36,18 +37,10 @@ def _np(t):
 
 
 def close(actual, expected, dtype, rtol=None, atol=None, scale=1.0, what=""):
-    """`actual` (tensor or array) has dtype `dtype`, expected's shape and values within the dtype's tolerance."""
-    a = _np(actual) if hasattr(actual, "numpy") else np.asarray(actual)
-    e = np.asarray(expected, dtype=np.float64)
-    assert a.dtype == np.dtype(dtype), f"{what}: dtype {a.dtype}, expected {np.dtype(dtype)}"
-    assert a.shape == e.shape, f"{what}: shape {a.shape}, expected {e.shape}"
-    if np.dtype(dtype) == np.float32:
-        rtol = 2e-5 if rtol is None else rtol
-        atol = 2e-6 * scale if atol is None else atol
-    else:
-        rtol = 1e-10 if rtol is None else rtol
-        atol = 1e-12 * scale if atol is None else atol
-    np.testing.assert_allclose(a.astype(np.float64), e, rtol=rtol, atol=atol, err_msg=what)
+    """`actual` (tensor or array) has dtype `dtype`, expected's shape and values within conftest.TOL's "fused"
+    row (atol x scale)."""
+    assert_close(actual, np.asarray(expected, dtype=np.float64), dtype, rtol=rtol, atol=atol, tol="fused",
+                 scale=scale, what=what)
 
 
 def run_with_tape(fn, inputs, diff, dy):
@@ -86,16 +79,16 @@ def sparse_xent_composed(labels, z):
 
 
 def pointwise_composed(kind, t, p, param):
-    if kind == fr.MSE:
+    if kind == ref.MSE:
         elem = tf.square(p - t)
-    elif kind == fr.HUBER:
+    elif kind == ref.HUBER:
         e = p - t
         a = tf.abs(e)
         elem = tf.where(a <= param, 0.5 * tf.square(e), param * a - 0.5 * param * param)
-    elif kind == fr.BCE_PROB:
+    elif kind == ref.BCE_PROB:
         pc = tf.minimum(tf.maximum(p, param), 1.0 - param)
         elem = -(t * tf.math.log(pc) + (1.0 - t) * tf.math.log(1.0 - pc))
-    elif kind == fr.LOG_COSH:  # Keras's formula: x + softplus(-2x) - log 2
+    elif kind == ref.LOG_COSH:  # Keras's formula: x + softplus(-2x) - log 2
         x = p - t
         elem = x + tf.math.log(1.0 + tf.exp(-2.0 * x)) - float(np.log(2.0))
     else:
@@ -122,33 +115,32 @@ def test_references_match_finite_differences():
     rng = np.random.default_rng(0)
     x, W, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
     dy = rng.standard_normal((2, 3, 3))
+    fd = ref.central_difference  # the numerical gradient of sum(f(v) * dy)
     for act in ACTS:
-        dx, dW, db = fr.dense_bwd(x, W, b, act, dy)
-        np.testing.assert_allclose(dx, fr.numeric_grad(lambda v: np.sum(dy * fr.dense_fwd(v, W, b, act)), x), atol=1e-7)
-        np.testing.assert_allclose(dW, fr.numeric_grad(lambda v: np.sum(dy * fr.dense_fwd(x, v, b, act)), W), atol=1e-7)
-        np.testing.assert_allclose(db, fr.numeric_grad(lambda v: np.sum(dy * fr.dense_fwd(x, W, v, act)), b), atol=1e-7)
+        dx, dW, db = ref.dense_bwd(x, W, b, act, dy)
+        np.testing.assert_allclose(dx, fd(lambda v: ref.dense_fwd(v, W, b, act), [x], dy)[0], atol=1e-7)
+        np.testing.assert_allclose(dW, fd(lambda v: ref.dense_fwd(x, v, b, act), [W], dy)[0], atol=1e-7)
+        np.testing.assert_allclose(db, fd(lambda v: ref.dense_fwd(x, W, v, act), [b], dy)[0], atol=1e-7)
     y, z, dl = _probs(rng, (3, 5)) * 1.3, rng.standard_normal((3, 5)), rng.standard_normal(3)
     for s in (0.0, 0.2):
-        np.testing.assert_allclose(fr.softmax_xent_bwd(y, z, s, dl),
-                                   fr.numeric_grad(lambda v: np.sum(dl * fr.softmax_xent_fwd(y, v, s)), z), atol=1e-7)
-        np.testing.assert_allclose(fr.softmax_xent_bwd_labels(y, z, s, dl),
-                                   fr.numeric_grad(lambda v: np.sum(dl * fr.softmax_xent_fwd(v, z, s)), y), atol=1e-7)
+        np.testing.assert_allclose(ref.softmax_xent_bwd(y, z, s, dl),
+                                   fd(lambda v: ref.softmax_xent_fwd(y, v, s), [z], dl)[0], atol=1e-7)
+        np.testing.assert_allclose(ref.softmax_xent_bwd_labels(y, z, s, dl),
+                                   fd(lambda v: ref.softmax_xent_fwd(v, z, s), [y], dl)[0], atol=1e-7)
     lab = np.array([0, 4, 2])
-    np.testing.assert_allclose(fr.sparse_xent_bwd(lab, z, dl),
-                               fr.numeric_grad(lambda v: np.sum(dl * fr.sparse_xent_fwd(lab, v)), z), atol=1e-7)
+    np.testing.assert_allclose(ref.sparse_xent_bwd(lab, z, dl),
+                               fd(lambda v: ref.sparse_xent_fwd(lab, v), [z], dl)[0], atol=1e-7)
     t, p = rng.uniform(0, 1, (3, 4)), rng.uniform(0.1, 0.9, (3, 4))
-    for kind, param in ((fr.MSE, 0.0), (fr.HUBER, 0.3), (fr.HUBER, 1.0), (fr.BCE_PROB, 1e-7), (fr.BCE_LOGIT, 0.0),
-                        (fr.LOG_COSH, 0.0)):
-        np.testing.assert_allclose(fr.pointwise_bwd(kind, t, p, param, dl),
-                                   fr.numeric_grad(lambda v: np.sum(dl * fr.pointwise_fwd(kind, t, v, param)), p),
-                                   atol=1e-7)
-        np.testing.assert_allclose(fr.pointwise_bwd_target(kind, t, p, param, dl),
-                                   fr.numeric_grad(lambda v: np.sum(dl * fr.pointwise_fwd(kind, v, p, param)), t),
-                                   atol=1e-7)
+    for kind, param in ((ref.MSE, 0.0), (ref.HUBER, 0.3), (ref.HUBER, 1.0), (ref.BCE_PROB, 1e-7), (ref.BCE_LOGIT, 0.0),
+                        (ref.LOG_COSH, 0.0)):
+        np.testing.assert_allclose(ref.pointwise_bwd(kind, t, p, param, dl),
+                                   fd(lambda v: ref.pointwise_fwd(kind, t, v, param), [p], dl)[0], atol=1e-7)
+        np.testing.assert_allclose(ref.pointwise_bwd_target(kind, t, p, param, dl),
+                                   fd(lambda v: ref.pointwise_fwd(kind, v, p, param), [t], dl)[0], atol=1e-7)
     # and hand values: softmax-CE of uniform logits is log(C); BCE on logits at 0 is log 2
-    np.testing.assert_allclose(fr.softmax_xent_fwd(np.eye(4)[:1], np.zeros((1, 4))), [np.log(4)])
-    np.testing.assert_allclose(fr.pointwise_fwd(fr.BCE_LOGIT, np.ones((1, 2)), np.zeros((1, 2))), [np.log(2)])
-    np.testing.assert_allclose(fr.pointwise_fwd(fr.LOG_COSH, np.zeros((1, 2)), np.full((1, 2), 0.5)), [np.log(np.cosh(0.5))])
+    np.testing.assert_allclose(ref.softmax_xent_fwd(np.eye(4)[:1], np.zeros((1, 4))), [np.log(4)])
+    np.testing.assert_allclose(ref.pointwise_fwd(ref.BCE_LOGIT, np.ones((1, 2)), np.zeros((1, 2))), [np.log(2)])
+    np.testing.assert_allclose(ref.pointwise_fwd(ref.LOG_COSH, np.zeros((1, 2)), np.full((1, 2), 0.5)), [np.log(np.cosh(0.5))])
 
 
 # ================================================================================================================
@@ -172,8 +164,8 @@ def test_dense_forward_backward(xshape, K, act, dtype, use_bias, rng):
 
     out, grads, n = run_with_tape(lambda x_, W_, b_: C.dense(x_, W_, b_, C.ACTIVATIONS[act]), [x, W, b], diff, dy)
     assert n == 1, f"dense recorded {n} tape entries, expected 1"
-    close(out, fr.dense_fwd(x, W, b, act), dtype, what="forward vs reference")
-    ref_grads = fr.dense_bwd(x, W, b, act, dy)
+    close(out, ref.dense_fwd(x, W, b, act), dtype, what="forward vs reference")
+    ref_grads = ref.dense_bwd(x, W, b, act, dy)
     for name, g, e in zip(["dx", "dW", "db"], grads, ref_grads):
         close(g, e, dtype, scale=max(1.0, float(np.abs(e).max(initial=0))), what=f"{name} vs reference")
 
@@ -187,11 +179,11 @@ def test_dense_default_arguments_and_variables(rng):
     x = rng.standard_normal((3, 4)).astype(np.float32)
     W = tf.Variable(rng.standard_normal((4, 2)).astype(np.float32))
     b = tf.Variable(rng.standard_normal(2).astype(np.float32))
-    close(C.dense(x, W), fr.dense_fwd(x, W.numpy(), None, "linear"), np.float32)  # bias None, linear by default
+    close(C.dense(x, W), ref.dense_fwd(x, W.numpy(), None, "linear"), np.float32)  # bias None, linear by default
     with tf.GradientTape() as tape:  # Variables are watched on read
         y = C.dense(tf.constant(x), W, b, activation=C.ACTIVATIONS["relu"])
     gW, gb = tape.gradient(y, [W, b])
-    dx, dW, db = fr.dense_bwd(x, W.numpy(), b.numpy(), "relu", np.ones((3, 2)))
+    dx, dW, db = ref.dense_bwd(x, W.numpy(), b.numpy(), "relu", np.ones((3, 2)))
     close(gW, dW, np.float32)
     close(gb, db, np.float32)
 
@@ -202,7 +194,7 @@ def test_dense_large_softmax_preactivations_are_stable():
     for act in ("sigmoid", "tanh", "softmax"):
         y = C.dense(x, W, None, C.ACTIVATIONS[act])
         assert np.all(np.isfinite(_np(y)))
-        close(y, fr.dense_fwd(x, W, None, act), np.float32)
+        close(y, ref.dense_fwd(x, W, None, act), np.float32)
 
 
 # ================================================================================================================
@@ -222,10 +214,10 @@ def test_softmax_cross_entropy(shape, smoothing, dtype, wrt_labels, rng):
     diff = [0, 1] if wrt_labels else [1]
     out, grads, n = run_with_tape(lambda y_, z_: C.softmax_cross_entropy(y_, z_, smoothing), [y, z], diff, dl)
     assert n == 1
-    close(out, fr.softmax_xent_fwd(y, z, smoothing), dtype, what="loss vs reference")
-    expected = [fr.softmax_xent_bwd(y, z, smoothing, dl)]
+    close(out, ref.softmax_xent_fwd(y, z, smoothing), dtype, what="loss vs reference")
+    expected = [ref.softmax_xent_bwd(y, z, smoothing, dl)]
     if wrt_labels:
-        expected.insert(0, fr.softmax_xent_bwd_labels(y, z, smoothing, dl))
+        expected.insert(0, ref.softmax_xent_bwd_labels(y, z, smoothing, dl))
     for g, e in zip(grads, expected):
         close(g, e, dtype, scale=max(1.0, float(np.abs(e).max())), what="gradient vs reference")
 
@@ -241,8 +233,8 @@ def test_softmax_cross_entropy_unnormalised_labels_exact_gradient(rng):
     y = rng.uniform(0, 2, (3, 4))
     z = rng.standard_normal((3, 4))
     out, (g,), _ = run_with_tape(lambda y_, z_: C.softmax_cross_entropy(y_, z_), [y, z], [1], np.ones(3))
-    close(out, fr.softmax_xent_fwd(y, z), np.float64)
-    close(g, fr.softmax_xent_bwd(y, z, 0.0, np.ones(3)), np.float64)
+    close(out, ref.softmax_xent_fwd(y, z), np.float64)
+    close(g, ref.softmax_xent_bwd(y, z, 0.0, np.ones(3)), np.float64)
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
@@ -254,15 +246,15 @@ def test_sparse_softmax_cross_entropy(shape, dtype, label_dtype, rng):
     dl = rng.standard_normal(shape[:-1]).astype(dtype)
     out, (g,), n = run_with_tape(lambda l_, z_: C.sparse_softmax_cross_entropy(l_, z_), [labels, z], [1], dl)
     assert n == 1
-    close(out, fr.sparse_xent_fwd(labels, z), dtype, what="loss vs reference")
-    e = fr.sparse_xent_bwd(labels, z, dl)
+    close(out, ref.sparse_xent_fwd(labels, z), dtype, what="loss vs reference")
+    e = ref.sparse_xent_bwd(labels, z, dl)
     close(g, e, dtype, scale=max(1.0, float(np.abs(e).max())), what="gradient vs reference")
     cout, (cg,), _ = run_with_tape(sparse_xent_composed, [labels, z], [1], dl)
     close(out, _np(cout), dtype, what="loss vs composition")
     close(g, _np(cg), dtype, scale=max(1.0, float(np.abs(e).max())), what="gradient vs composition")
     # tf.nn's public sparse cross-entropy agrees too
     close(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(labels), logits=tf.constant(z)),
-          fr.sparse_xent_fwd(labels, z), dtype)
+          ref.sparse_xent_fwd(labels, z), dtype)
 
 
 def test_sparse_labels_get_no_gradient(rng):
@@ -273,7 +265,7 @@ def test_sparse_labels_get_no_gradient(rng):
         loss = C.sparse_softmax_cross_entropy(labels, z)
     gl, gz = tape.gradient(loss, [labels, z])
     assert gl is None
-    close(gz, fr.sparse_xent_bwd([1, 0], _np(z), np.ones(2)), np.float64)
+    close(gz, ref.sparse_xent_bwd([1, 0], _np(z), np.ones(2)), np.float64)
 
 
 # ---- large-logit stability ---------------------------------------------------------------------------------------
@@ -292,8 +284,8 @@ def test_softmax_cross_entropy_large_logits_finite(dtype, smoothing, rng):
     out, (g,), _ = run_with_tape(lambda y_, z_: C.softmax_cross_entropy(y_, z_, smoothing), [y, z], [1], np.ones(6))
     assert np.all(np.isfinite(_np(out))) and np.all(np.isfinite(_np(g)))
     # loose: finiteness and the right values to 1e-3 (the precise check is below)
-    close(out, fr.softmax_xent_fwd(y, z, smoothing), dtype, rtol=1e-3, atol=1e-3)
-    close(g, fr.softmax_xent_bwd(y, z, smoothing, np.ones(6)), dtype, rtol=1e-3, atol=1e-3)
+    close(out, ref.softmax_xent_fwd(y, z, smoothing), dtype, rtol=1e-3, atol=1e-3)
+    close(g, ref.softmax_xent_bwd(y, z, smoothing, np.ones(6)), dtype, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", [
@@ -304,8 +296,8 @@ def test_softmax_cross_entropy_large_logits_precise(dtype, smoothing, rng):
     z = _large_logits(rng, dtype)
     y = np.eye(5)[rng.integers(0, 5, 6)].astype(dtype)
     out, (g,), _ = run_with_tape(lambda y_, z_: C.softmax_cross_entropy(y_, z_, smoothing), [y, z], [1], np.ones(6))
-    close(out, fr.softmax_xent_fwd(y, z, smoothing), dtype, what="loss")
-    close(g, fr.softmax_xent_bwd(y, z, smoothing, np.ones(6)), dtype, what="gradient")
+    close(out, ref.softmax_xent_fwd(y, z, smoothing), dtype, what="loss")
+    close(g, ref.softmax_xent_bwd(y, z, smoothing, np.ones(6)), dtype, what="gradient")
 
 
 def test_softmax_cross_entropy_large_logits_minimal_repro():
@@ -327,8 +319,8 @@ def test_sparse_softmax_cross_entropy_large_logits(dtype, rng):
     labels = rng.integers(0, 5, 6).astype(np.int32)
     out, (g,), _ = run_with_tape(C.sparse_softmax_cross_entropy, [labels, z], [1], np.ones(6))
     assert np.all(np.isfinite(_np(out))) and np.all(np.isfinite(_np(g)))
-    close(out, fr.sparse_xent_fwd(labels, z), dtype, what="loss")
-    close(g, fr.sparse_xent_bwd(labels, z, np.ones(6)), dtype, what="gradient")
+    close(out, ref.sparse_xent_fwd(labels, z), dtype, what="loss")
+    close(g, ref.sparse_xent_bwd(labels, z, np.ones(6)), dtype, what="gradient")
 
 
 def test_sparse_softmax_cross_entropy_large_logits_finite(rng):
@@ -336,8 +328,8 @@ def test_sparse_softmax_cross_entropy_large_logits_finite(rng):
     labels = rng.integers(0, 5, 6).astype(np.int32)
     out, (g,), _ = run_with_tape(C.sparse_softmax_cross_entropy, [labels, z], [1], np.ones(6))
     assert np.all(np.isfinite(_np(out))) and np.all(np.isfinite(_np(g)))
-    close(out, fr.sparse_xent_fwd(labels, z), np.float32, rtol=1e-3, atol=1e-3)
-    close(g, fr.sparse_xent_bwd(labels, z, np.ones(6)), np.float32, rtol=1e-3, atol=1e-3)
+    close(out, ref.sparse_xent_fwd(labels, z), np.float32, rtol=1e-3, atol=1e-3)
+    close(g, ref.sparse_xent_bwd(labels, z, np.ones(6)), np.float32, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
@@ -346,26 +338,26 @@ def test_bce_logits_large_logits(dtype, rng):
     t = rng.uniform(0, 1, (4, 6)).astype(dtype)
     out, (g,), _ = run_with_tape(lambda t_, p_: C.binary_crossentropy_from_logits(t_, p_, 0.0), [t, p], [1], np.ones(4))
     assert np.all(np.isfinite(_np(out))) and np.all(np.isfinite(_np(g)))
-    close(out, fr.pointwise_fwd(fr.BCE_LOGIT, t, p), dtype, scale=1e4)
-    close(g, fr.pointwise_bwd(fr.BCE_LOGIT, t, p, 0.0, np.ones(4)), dtype)
+    close(out, ref.pointwise_fwd(ref.BCE_LOGIT, t, p), dtype, scale=1e4)
+    close(g, ref.pointwise_bwd(ref.BCE_LOGIT, t, p, 0.0, np.ones(4)), dtype)
 
 
 # ================================================================================================================
 # 3. pointwise losses: MSE, Huber, BCE on probabilities, BCE on logits
 # ================================================================================================================
-POINTWISE = [(fr.MSE, 0.0, "mse"), (fr.HUBER, 1.0, "huber1"), (fr.HUBER, 0.3, "huber0.3"), (fr.BCE_PROB, 1e-7, "bce_prob"),
-             (fr.BCE_LOGIT, 0.0, "bce_logit"), (fr.LOG_COSH, 0.0, "log_cosh")]
+POINTWISE = [(ref.MSE, 0.0, "mse"), (ref.HUBER, 1.0, "huber1"), (ref.HUBER, 0.3, "huber0.3"), (ref.BCE_PROB, 1e-7, "bce_prob"),
+             (ref.BCE_LOGIT, 0.0, "bce_logit"), (ref.LOG_COSH, 0.0, "log_cosh")]
 POINT_SHAPES = [(4, 5), (1, 5), (4, 1), (2, 3, 4), (7,), (3, 33)]
 
 
 def _pointwise_data(kind, param, shape, dtype, rng):
-    if kind in (fr.BCE_PROB, fr.BCE_LOGIT):
+    if kind in (ref.BCE_PROB, ref.BCE_LOGIT):
         t = rng.uniform(0, 1, shape)
-        p = rng.uniform(0.05, 0.95, shape) if kind == fr.BCE_PROB else 3 * rng.standard_normal(shape)
+        p = rng.uniform(0.05, 0.95, shape) if kind == ref.BCE_PROB else 3 * rng.standard_normal(shape)
     else:
         t = rng.standard_normal(shape)
         p = t + 1.5 * rng.standard_normal(shape)
-        if kind == fr.HUBER:  # keep |e| away from delta (the kink) and from 0
+        if kind == ref.HUBER:  # keep |e| away from delta (the kink) and from 0
             e = p - t
             e = np.where(np.abs(np.abs(e) - param) < 0.02, e + 0.05 * np.sign(e), e)
             p = t + e
@@ -380,9 +372,9 @@ def test_pointwise_loss(kind, param, name, shape, dtype, rng):
     dl = rng.standard_normal(shape[:-1]).astype(dtype)
     out, grads, n = run_with_tape(lambda t_, p_: getattr(C, kind)(t_, p_, param), [t, p], [0, 1], dl)
     assert n == 1
-    close(out, fr.pointwise_fwd(kind, t, p, param), dtype, what="loss vs reference")
-    exp_t = fr.pointwise_bwd_target(kind, t, p, param, dl)
-    exp_p = fr.pointwise_bwd(kind, t, p, param, dl)
+    close(out, ref.pointwise_fwd(kind, t, p, param), dtype, what="loss vs reference")
+    exp_t = ref.pointwise_bwd_target(kind, t, p, param, dl)
+    exp_p = ref.pointwise_bwd(kind, t, p, param, dl)
     close(grads[0], exp_t, dtype, what="d y_true vs reference")
     close(grads[1], exp_p, dtype, what="d y_pred vs reference")
     cout, cgrads, _ = run_with_tape(lambda t_, p_: pointwise_composed(kind, t_, p_, param), [t, p], [0, 1], dl)
@@ -397,7 +389,7 @@ def test_pointwise_gradient_wrt_pred_only(dtype, rng):
     for kind, param, _ in POINTWISE:
         t, p = _pointwise_data(kind, param, (5, 8), dtype, rng)
         out, (g,), _n = run_with_tape(lambda t_, p_: getattr(C, kind)(t_, p_, param), [t, p], [1], np.ones(5))
-        close(g, fr.pointwise_bwd(kind, t, p, param, np.ones(5)), dtype, what=f"kind {kind}")
+        close(g, ref.pointwise_bwd(kind, t, p, param, np.ones(5)), dtype, what=f"kind {kind}")
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
@@ -408,7 +400,7 @@ def test_bce_probabilities_clipping(dtype):
     p[0, 3] = 1.0 - 1e-12 if dtype == np.float64 else 1.0
     out, (g,), _ = run_with_tape(lambda t_, p_: C.binary_crossentropy(t_, p_, 1e-7), [t, p], [1], np.ones(1))
     assert np.all(np.isfinite(_np(out)))
-    close(out, fr.pointwise_fwd(fr.BCE_PROB, t, p, 1e-7, clip_dtype=dtype), dtype, rtol=1e-6)
+    close(out, ref.pointwise_fwd(ref.BCE_PROB, t, p, 1e-7, clip_dtype=dtype), dtype, rtol=1e-6)
     close(g, np.zeros_like(p), dtype)
 
 
@@ -433,8 +425,8 @@ def test_fused_chain_persistent_tape_and_variable_snapshot(rng):
         assert tape._num_entries == 2
     W.assign_sub(np.full((3, 2), 5.0))
     b.assign_add(np.full(2, 3.0))
-    dz = fr.softmax_xent_bwd(lab, fr.dense_fwd(xn, Wn, bn, "sigmoid"), 0.0, np.ones(4))
-    expected = fr.dense_bwd(xn, Wn, bn, "sigmoid", dz)
+    dz = ref.softmax_xent_bwd(lab, ref.dense_fwd(xn, Wn, bn, "sigmoid"), 0.0, np.ones(4))
+    expected = ref.dense_bwd(xn, Wn, bn, "sigmoid", dz)
     for _ in range(2):
         for g, e in zip(tape.gradient(loss, [x, W, b]), expected):
             close(g, e, np.float64)
@@ -475,7 +467,7 @@ def _check_hvp(fused, composed, ref_grad, inputs, diff, c, v, what):
             full[i] = p
         return ref_grad(full)
 
-    fd = fr.directional_derivative(grad_of, params, v)
+    fd = ref.central_difference(lambda *ps: grad_of(list(ps)), params, eps=1e-5, direction=v)
     for k, (a, b) in enumerate(zip(g, cg)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"{what}: first order, input {k}")
     for k, (h, ch, f) in enumerate(zip(hv, chv, fd)):
@@ -493,12 +485,12 @@ def test_dense_second_order(act, xshape, rng):
     W = rng.standard_normal((4, K)) / 2
     b = rng.standard_normal(K)
     # keep relu pre-activations away from 0 (finite differences straddling the kink)
-    z = fr.dense_pre(x, W, b)
+    z = ref.dense_pre(x, W, b)
     b = b + np.where(np.abs(z).min(axis=tuple(range(z.ndim - 1))) < 0.1, 0.3, 0.0)
     c = rng.standard_normal(xshape[:-1] + (K,))
     v = [rng.standard_normal(a.shape) for a in (x, W, b)]
     _check_hvp(lambda x_, W_, b_: C.dense(x_, W_, b_, C.ACTIVATIONS[act]), lambda x_, W_, b_: dense_composed(x_, W_, b_, act),
-               lambda p: list(fr.dense_bwd(p[0], p[1], p[2], act, c)), [x, W, b], [0, 1, 2], c, v, f"dense {act}")
+               lambda p: list(ref.dense_bwd(p[0], p[1], p[2], act, c)), [x, W, b], [0, 1, 2], c, v, f"dense {act}")
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
@@ -507,11 +499,11 @@ def test_softmax_cross_entropy_second_order(smoothing, rng):
     c = rng.standard_normal(3)
     v = [rng.standard_normal((3, 5)), rng.standard_normal((3, 5))]
     _check_hvp(lambda y_, z_: C.softmax_cross_entropy(y_, z_, smoothing), lambda y_, z_: xent_composed(y_, z_, smoothing),
-               lambda p: [fr.softmax_xent_bwd_labels(p[0], p[1], smoothing, c), fr.softmax_xent_bwd(p[0], p[1], smoothing, c)],
+               lambda p: [ref.softmax_xent_bwd_labels(p[0], p[1], smoothing, c), ref.softmax_xent_bwd(p[0], p[1], smoothing, c)],
                [y, z], [0, 1], c, v, "softmax_cross_entropy")
     # logits only (the path the native backward serves at first order)
     _check_hvp(lambda y_, z_: C.softmax_cross_entropy(y_, z_, smoothing), lambda y_, z_: xent_composed(y_, z_, smoothing),
-               lambda p: [fr.softmax_xent_bwd(p[0], p[1], smoothing, c)], [y, z], [1], c, v[1:], "softmax_cross_entropy z")
+               lambda p: [ref.softmax_xent_bwd(p[0], p[1], smoothing, c)], [y, z], [1], c, v[1:], "softmax_cross_entropy z")
 
 
 def test_sparse_softmax_cross_entropy_second_order(rng):
@@ -519,7 +511,7 @@ def test_sparse_softmax_cross_entropy_second_order(rng):
     z = rng.standard_normal((2, 2, 5))
     c = rng.standard_normal((2, 2))
     v = [rng.standard_normal((2, 2, 5))]
-    _check_hvp(C.sparse_softmax_cross_entropy, sparse_xent_composed, lambda p: [fr.sparse_xent_bwd(p[0], p[1], c)],
+    _check_hvp(C.sparse_softmax_cross_entropy, sparse_xent_composed, lambda p: [ref.sparse_xent_bwd(p[0], p[1], c)],
                [labels, z], [1], c, v, "sparse_softmax_cross_entropy")
 
 
@@ -529,10 +521,10 @@ def test_pointwise_second_order(kind, param, name, rng):
     c = rng.standard_normal(3)
     v = [rng.standard_normal((3, 4)), rng.standard_normal((3, 4))]
     _check_hvp(lambda t_, p_: getattr(C, kind)(t_, p_, param), lambda t_, p_: pointwise_composed(kind, t_, p_, param),
-               lambda q: [fr.pointwise_bwd_target(kind, q[0], q[1], param, c), fr.pointwise_bwd(kind, q[0], q[1], param, c)],
+               lambda q: [ref.pointwise_bwd_target(kind, q[0], q[1], param, c), ref.pointwise_bwd(kind, q[0], q[1], param, c)],
                [t, p], [0, 1], c, v, name)
     _check_hvp(lambda t_, p_: getattr(C, kind)(t_, p_, param), lambda t_, p_: pointwise_composed(kind, t_, p_, param),
-               lambda q: [fr.pointwise_bwd(kind, q[0], q[1], param, c)], [t, p], [1], c, v[1:], name + " pred only")
+               lambda q: [ref.pointwise_bwd(kind, q[0], q[1], param, c)], [t, p], [1], c, v[1:], name + " pred only")
 
 
 def test_second_order_float32_dense_sigmoid(rng):
@@ -547,78 +539,8 @@ def test_second_order_float32_dense_sigmoid(rng):
 
 
 # ================================================================================================================
-# 5. errors
+# 5. errors: the bad-input table of the fused ops is in tests/test_bad_input.py (FUSED)
 # ================================================================================================================
-BAD = [
-    ("sparse label too large", lambda: C.sparse_softmax_cross_entropy(tf.constant([0, 3]), tf.zeros([2, 3])),
-     tf.errors.InvalidArgumentError, "sparse_softmax_cross_entropy"),
-    ("sparse label negative", lambda: C.sparse_softmax_cross_entropy(tf.constant(np.array([-1, 0], np.int64)),
-                                                                     tf.zeros([2, 3])),
-     tf.errors.InvalidArgumentError, "sparse_softmax_cross_entropy"),
-    ("sparse float labels", lambda: C.sparse_softmax_cross_entropy(tf.constant([0.0, 1.0]), tf.zeros([2, 3])),
-     TypeError, "sparse_softmax_cross_entropy"),
-    ("sparse label shape", lambda: C.sparse_softmax_cross_entropy(tf.constant([0, 1, 2]), tf.zeros([2, 3])),
-     tf.errors.InvalidArgumentError, "sparse_softmax_cross_entropy"),
-    ("sparse int logits", lambda: C.sparse_softmax_cross_entropy(tf.constant([0, 1]), tf.zeros([2, 3], dtype=tf.int32)),
-     TypeError, "sparse_softmax_cross_entropy"),
-    ("mean: label too large", lambda: C.sparse_softmax_cross_entropy_mean(tf.constant([0, 3]), tf.zeros([2, 3])),
-     tf.errors.InvalidArgumentError, "sparse_softmax_cross_entropy"),
-    ("mean: label negative", lambda: C.sparse_softmax_cross_entropy_mean(tf.constant(np.array([-1, 0], np.int64)),
-                                                                         tf.zeros([2, 3])),
-     tf.errors.InvalidArgumentError, "sparse_softmax_cross_entropy"),
-    ("mean: float labels", lambda: C.sparse_softmax_cross_entropy_mean(tf.constant([0.0, 1.0]), tf.zeros([2, 3])),
-     TypeError, "sparse_softmax_cross_entropy"),
-    ("mean: label shape", lambda: C.sparse_softmax_cross_entropy_mean(tf.constant([0, 1, 2]), tf.zeros([2, 3])),
-     tf.errors.InvalidArgumentError, "sparse_softmax_cross_entropy"),
-    ("mean: int logits", lambda: C.sparse_softmax_cross_entropy_mean(tf.constant([0, 1]),
-                                                                     tf.zeros([2, 3], dtype=tf.int32)),
-     TypeError, "sparse_softmax_cross_entropy"),
-    ("mean: no classes", lambda: C.sparse_softmax_cross_entropy_mean(tf.constant([0, 0]), tf.zeros([2, 0])),
-     tf.errors.InvalidArgumentError, "no classes"),
-    ("tf.nn sparse out of range", lambda: tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.constant([0, 5]), logits=tf.zeros([2, 3])), tf.errors.InvalidArgumentError, "sparse_softmax"),
-    ("xent shape", lambda: C.softmax_cross_entropy(tf.zeros([2, 4]), tf.zeros([2, 3])),
-     tf.errors.InvalidArgumentError, "softmax_cross_entropy"),
-    ("xent dtype", lambda: C.softmax_cross_entropy(tf.zeros([2, 3], dtype=tf.float64), tf.zeros([2, 3])),
-     (tf.errors.InvalidArgumentError, TypeError), "softmax_cross_entropy"),
-    ("xent int logits", lambda: C.softmax_cross_entropy(tf.zeros([2, 3], dtype=tf.int32), tf.zeros([2, 3], dtype=tf.int32)),
-     (tf.errors.InvalidArgumentError, TypeError), "softmax_cross_entropy"),
-    ("dense inner dim", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([4, 2])), tf.errors.InvalidArgumentError, "dense"),
-    ("dense kernel rank", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 2, 1])), tf.errors.InvalidArgumentError, "dense"),
-    ("dense bias shape", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 2]), tf.zeros([3])),
-     tf.errors.InvalidArgumentError, "dense"),
-    ("dense kernel dtype", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 2], dtype=tf.float64)),
-     (tf.errors.InvalidArgumentError, TypeError), "dense"),
-    ("dense bias dtype", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 2]), tf.zeros([2], dtype=tf.float64)),
-     (tf.errors.InvalidArgumentError, TypeError), "dense"),
-    ("dense int", lambda: C.dense(tf.zeros([2, 3], dtype=tf.int32), tf.zeros([3, 2], dtype=tf.int32)), TypeError, "dense"),
-    ("dense activation code", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 2]), None, 5),
-     tf.errors.InvalidArgumentError, "dense"),
-    ("mse shape", lambda: C.mean_squared_error(tf.zeros([2, 4]), tf.zeros([2, 3]), 0.0),
-     tf.errors.InvalidArgumentError, "mean_squared_error"),
-    ("mse dtype", lambda: C.mean_squared_error(tf.zeros([2, 3]), tf.zeros([2, 3], dtype=tf.float64), 0.0),
-     (tf.errors.InvalidArgumentError, TypeError), "mean_squared_error"),
-    ("huber negative delta", lambda: C.huber(tf.zeros([2, 3]), tf.zeros([2, 3]), -1.0),
-     tf.errors.InvalidArgumentError, "huber"),
-    ("bce shape", lambda: C.binary_crossentropy_from_logits(tf.zeros([3]), tf.zeros([2]), 0.0),
-     tf.errors.InvalidArgumentError, "binary_crossentropy"),
-    ("log_cosh shape", lambda: C.log_cosh(tf.zeros([2, 4]), tf.zeros([2, 3]), 0.0),
-     tf.errors.InvalidArgumentError, "log_cosh"),
-    ("unknown activation code", lambda: C.dense(tf.zeros([2, 3]), tf.zeros([3, 4]), None, len(C.ACTIVATIONS)),
-     tf.errors.InvalidArgumentError, "ACTIVATIONS"),
-]
-
-
-@pytest.mark.parametrize("fn,exc,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_bad_input_raises_naming_the_op(fn, exc, needle):
-    with pytest.raises(exc) as info:
-        fn()
-    assert needle in str(info.value), f"message does not name {needle!r}: {info.value}"
-
-
-def test_sparse_out_of_range_message_gives_value_and_range():
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label value of 7.*\[0, 3\)"):
-        C.sparse_softmax_cross_entropy(tf.constant([0, 7]), tf.zeros([2, 3]))
 
 
 # ================================================================================================================
@@ -699,13 +621,13 @@ def test_fused_mse_2_24_gradient_and_row_losses(mem_result):
     np.testing.assert_allclose(mem_result["rows"]["loss"], mem_result["rows"]["loss_ref"], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind,param", [(fr.MSE, 0.0), (fr.HUBER, 1.0), (fr.LOG_COSH, 0.0)], ids=["mse", "huber", "log_cosh"])
+@pytest.mark.parametrize("kind,param", [(ref.MSE, 0.0), (ref.HUBER, 1.0), (ref.LOG_COSH, 0.0)], ids=["mse", "huber", "log_cosh"])
 def test_fused_loss_long_float32_row_is_accurate(kind, param):
     n = 2 ** 24
     rng = np.random.default_rng(5)
     t = rng.uniform(0, 1, n).astype(np.float32)
     p = rng.uniform(0, 1, n).astype(np.float32)
-    want = fr.pointwise_fwd(kind, t, p, param)
+    want = ref.pointwise_fwd(kind, t, p, param)
     tt, pp = tf.constant(t), tf.constant(p)
     old = C.num_threads()
     try:
@@ -739,8 +661,8 @@ def test_sparse_softmax_cross_entropy_mean(shape, dtype, label_dtype, dy, rng):
     n_rows = int(np.prod(shape[:-1]))
     out, (g,), n = run_with_tape(C.sparse_softmax_cross_entropy_mean, [labels, z], [1], dy)
     assert n == 1 and out.shape == () and out.dtype == dtype
-    close(out, fr.sparse_xent_fwd(labels, z).mean(), dtype, what="loss vs reference")
-    e = fr.sparse_xent_bwd(labels, z, np.full(shape[:-1], dy / n_rows))
+    close(out, ref.sparse_xent_fwd(labels, z).mean(), dtype, what="loss vs reference")
+    e = ref.sparse_xent_bwd(labels, z, np.full(shape[:-1], dy / n_rows))
     close(g, e, dtype, scale=max(1.0, float(np.abs(e).max())), what="gradient vs reference")
     cout, (cg,), _ = run_with_tape(sparse_xent_mean_composed, [labels, z], [1], dy)
     close(out, _np(cout), dtype, what="loss vs composition")
@@ -785,7 +707,7 @@ def test_sparse_softmax_cross_entropy_mean_gradient_of_a_persistent_tape_twice_a
         tape.watch(zt)
         loss = C.sparse_softmax_cross_entropy_mean(tf.constant(labels), zt)
         scaled = loss * 2.0
-    want = fr.sparse_xent_bwd(labels, z, np.full((2, 2), 0.25))
+    want = ref.sparse_xent_bwd(labels, z, np.full((2, 2), 0.25))
     g1, g2, g3 = tape.gradient(loss, zt), tape.gradient(loss, zt), tape.gradient(scaled, zt)
     close(g1, want, np.float64)
     close(g2, want, np.float64)
@@ -793,7 +715,7 @@ def test_sparse_softmax_cross_entropy_mean_gradient_of_a_persistent_tape_twice_a
     c = np.float64(1.7)
     v = [rng.standard_normal((2, 2, 5))]
     _check_hvp(C.sparse_softmax_cross_entropy_mean, sparse_xent_mean_composed,
-               lambda p: [fr.sparse_xent_bwd(p[0], p[1], np.full((2, 2), c / 4))], [labels, z], [1], c, v,
+               lambda p: [ref.sparse_xent_bwd(p[0], p[1], np.full((2, 2), c / 4))], [labels, z], [1], c, v,
                "sparse_softmax_cross_entropy_mean")
 
 
@@ -854,11 +776,11 @@ def test_keras_sparse_categorical_crossentropy_fused_mean_matches_keras_reductio
     else:
         z64 = p
     lab = np.asarray(labels).reshape(z64.shape[:-1])
-    rows = fr.sparse_xent_fwd(lab, z64)
+    rows = ref.sparse_xent_fwd(lab, z64)
     w = call_kw.get("sample_weight", np.ones_like(rows))
     red = kw.get("reduction", "sum_over_batch_size")
     want = rows * w if red is None else (np.sum(rows * w) if red == "sum" else np.sum(rows * w) / rows.size)
     np.testing.assert_allclose(_np(loss), want, rtol=2e-5, atol=1e-6)
     if kw.get("from_logits") is not False:
         dl = np.broadcast_to(w if red is not None else w, rows.shape) * (1.0 / rows.size if red == "sum_over_batch_size" else 1.0)
-        np.testing.assert_allclose(_np(g), fr.sparse_xent_bwd(lab, z64, dl), rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(_np(g), ref.sparse_xent_bwd(lab, z64, dl), rtol=2e-5, atol=1e-6)

@@ -1,4 +1,5 @@
-"""tensor[key]: basic indexing against NumPy, its gradient (a zero-filled scatter) and bad keys."""
+"""tensor[key]: basic indexing against NumPy and its gradient (a zero-filled scatter); bad keys are in
+tests/test_bad_input.py."""
 import numpy as np
 import pytest
 
@@ -52,20 +53,4 @@ def test_iteration_over_the_first_dimension():
         np.testing.assert_array_equal(r.numpy(), a)
 
 
-@pytest.mark.parametrize("key,exc", [
-    (3, IndexError), (-4, IndexError), ((0, 0, 0, 0), IndexError), ((Ellipsis, Ellipsis), ValueError),
-    ("a", TypeError), ([0, 1], TypeError), (1.5, TypeError), (tf.constant([0, 1]), TypeError),
-])
-def test_bad_keys_raise(key, exc):
-    with pytest.raises(exc):
-        tf.constant(A)[key]
-
-
-def test_out_of_range_is_an_invalid_argument_error_too():
-    with pytest.raises(tf.errors.InvalidArgumentError, match="out of range"):
-        tf.constant([1.0, 2.0])[2]
-
-
-def test_strided_slice_bad_bounds_name_the_op():
-    with pytest.raises(tf.errors.InvalidArgumentError, match="strided_slice"):
-        tf._core.strided_slice(tf.constant([1.0, 2.0]), [1], [2], [1])
+# (bad keys, an index out of range, bad strided_slice bounds: tests/test_bad_input.py, INDEXING)

@@ -1,6 +1,6 @@
 """matmul forward against tests/reference.py (plain float64 einsum, no BLAS): 2-D, batched, broadcast
-batch dims, every transpose combination, empty and degenerate sizes, integer dtypes, the @ operator,
-and the errors for mismatched inner/batch dimensions."""
+batch dims, every transpose combination, empty and degenerate sizes, integer dtypes, the @ operator
+(the errors for mismatched inner/batch dimensions and dtypes: tests/test_bad_input.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -141,50 +141,4 @@ def test_matmul_special_values(dtype):
     assert_close(tf.matmul(tf.constant(a), tf.constant(b)), want, dtype=dtype)
 
 
-# ---- errors ----------------------------------------------------------------------------------------
-
-MATMUL_BAD = [
-    # (shape a, shape b, transpose_a, transpose_b)
-    ((3, 4), (5, 6), False, False),
-    ((3, 4), (3, 4), False, False),
-    ((3, 4), (3, 4), True, True),
-    ((3, 4), (4, 5), True, False),
-    ((3, 4), (4, 5), False, True),
-    ((2, 3, 4), (2, 5, 6), False, False),
-    ((2, 3, 4), (3, 4, 5), False, False),  # batch 2 vs 3
-    ((2, 2, 3, 4), (3, 1, 4, 5), False, False),
-    ((3,), (3, 2), False, False),  # rank 1
-    ((3, 2), (2,), False, False),
-    ((), (1, 1), False, False),
-]
-
-
-@pytest.mark.parametrize("case", MATMUL_BAD, ids=_id)
-def test_matmul_bad_shapes_raise(case):
-    sa, sb, ta, tb = case
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\bmatmul\b"):
-        tf.matmul(tf.zeros(sa), tf.ones(sb), transpose_a=ta, transpose_b=tb)
-
-
-def test_matmul_inner_mismatch_message_names_the_shapes():
-    with pytest.raises(tf.errors.InvalidArgumentError) as info:
-        tf.matmul(tf.zeros([3, 4]), tf.zeros([5, 6]))
-    msg = str(info.value)
-    assert "matmul" in msg and "4" in msg and "5" in msg
-
-
-@pytest.mark.parametrize("pair", [(np.float32, np.float64), (np.float64, np.float32), (np.float32, np.int32),
-                                  (np.int32, np.int64)], ids=_id)
-def test_matmul_dtype_mismatch_raises(pair):
-    a = tf.constant(np.ones((2, 3), dtype=pair[0]))
-    b = tf.constant(np.ones((3, 2), dtype=pair[1]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\bmatmul\b"):
-        tf.matmul(a, b)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\bmatmul\b"):
-        a @ b  # noqa: B018
-
-
-def test_matmul_bool_raises_type_error():
-    b = tf.constant(np.ones((2, 2), dtype=bool))
-    with pytest.raises(TypeError, match=r"\bmatmul\b"):
-        tf.matmul(b, b)
+# ---- errors: the bad-shape and bad-dtype table is in tests/test_bad_input.py (LINALG) -------------------

@@ -1,4 +1,4 @@
-"""Keras 3 SGD against a NumPy transcription of keras/src/optimizers/sgd.py:
+"""Keras 3 SGD against tests/reference.py's NumpySGD, a NumPy transcription of keras/src/optimizers/sgd.py:
 
     lr = cast(learning_rate, var.dtype)          # Keras keeps learning_rate in a float32 variable
     g  = cast(gradient, var.dtype)
@@ -15,32 +15,19 @@ import numpy as np
 import pytest
 
 import pyfast_tape as tf
+import reference as ref
 
 
 class KerasSGD:
-    """NumPy reference of Keras 3 SGD for one variable."""
+    """reference.NumpySGD (the transcription above) for one variable: the trajectory in ``var``."""
 
     def __init__(self, value, learning_rate, momentum=0.0, nesterov=False):
         self.var = np.array(value)
-        dt = self.var.dtype.type
-        self.dt = dt
-        self.lr = dt(np.float32(learning_rate))
-        self.momentum_f = float(momentum)
-        self.mu = dt(momentum)
-        self.nesterov = nesterov
-        self.m = np.zeros_like(self.var)
+        self._sgd = ref.NumpySGD(learning_rate, momentum, nesterov)
 
     def step(self, grad):
-        g = np.asarray(grad).astype(self.dt)
-        if self.momentum_f != 0:
-            self.m = (self.m * self.mu - g * self.lr).astype(self.dt)
-            if self.nesterov:
-                self.var = (self.var + (self.m * self.mu - g * self.lr)).astype(self.dt)
-            else:
-                self.var = (self.var + self.m).astype(self.dt)
-        else:
-            self.var = (self.var - g * self.lr).astype(self.dt)
-        return self.var
+        self._sgd.step([self.var], [np.asarray(grad)])
+        return self.var.copy()
 
 
 CONFIGS = [  # (learning_rate, momentum, nesterov)
@@ -60,12 +47,12 @@ def test_sgd_fixed_gradient_sequence_bitwise(config, dtype):
     rng = np.random.default_rng(0)
     init = rng.standard_normal((3, 4)).astype(dtype)
     grads = [rng.standard_normal((3, 4)).astype(dtype) for _ in range(30)]
-    ref = KerasSGD(init, lr, mom, nesterov)
+    np_sgd = KerasSGD(init, lr, mom, nesterov)
     v = tf.Variable(init)
     opt = tf.keras.optimizers.SGD(learning_rate=lr, momentum=mom, nesterov=nesterov)
     for k, g in enumerate(grads):
         opt.apply_gradients([(tf.constant(g), v)])
-        expected = ref.step(g)
+        expected = np_sgd.step(g)
         assert v.dtype == tf.as_dtype(dtype)
         np.testing.assert_array_equal(v.numpy(), expected, err_msg=f"step {k}")
     assert int(opt.iterations.numpy()) == len(grads)
@@ -218,8 +205,8 @@ def test_sgd_none_gradient_is_skipped_with_warning():
     with pytest.warns(UserWarning, match="Gradients do not exist for variables") as rec:
         opt.apply_gradients([(tf.constant([1.0, 1.0]), a), (None, b)])
     assert any("beta" in str(w.message) for w in rec)
-    ref = KerasSGD(np.float32([1.0, 2.0]), 0.1, 0.5)
-    np.testing.assert_array_equal(a.numpy(), ref.step(np.float32([1.0, 1.0])))
+    np_sgd = KerasSGD(np.float32([1.0, 2.0]), 0.1, 0.5)
+    np.testing.assert_array_equal(a.numpy(), np_sgd.step(np.float32([1.0, 1.0])))
     assert b.numpy() == np.float32(3.0)
     assert int(opt.iterations.numpy()) == 1
     # the skipped variable's momentum is untouched: its first real step is a first step

@@ -6,16 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import grad_reference as gr
 import pyfast_tape as tf
+import reference as ref
+from conftest import assert_close
 
 NON_PERSISTENT = ("A non-persistent GradientTape can only be used to compute one set of gradients "
                   "(or jacobians)")
 
 
 def close(t, expected, rtol=1e-6, atol=1e-7):
+    """A gradient (not None) against hand-worked values. Explicit tolerances: tighter than conftest.TOL's
+    float32 "value" row, looser than its float64 one (hand values are often rounded decimals); a scalar
+    `expected` stands for every element."""
     assert t is not None, "expected a gradient, got None"
-    np.testing.assert_allclose(np.asarray(t.numpy(), dtype=np.float64), expected, rtol=rtol, atol=atol)
+    shape = np.shape(t.numpy()) if np.ndim(expected) == 0 else None
+    assert_close(t, expected, rtol=rtol, atol=atol, shape=shape)
 
 
 # ---- basics ------------------------------------------------------------------------------------------------
@@ -130,11 +135,11 @@ def test_output_gradients_weight_the_target():
         tape.watch(x)
         y = tf.tanh(x)
         z = tf.reduce_sum(x, axis=1)
-    close(tape.gradient(y, x, output_gradients=tf.constant(w)), gr.tanh_grad(a, w), rtol=1e-12)
-    close(tape.gradient(y, x, output_gradients=w), gr.tanh_grad(a, w), rtol=1e-12)  # a NumPy array works too
+    close(tape.gradient(y, x, output_gradients=tf.constant(w)), ref.tanh_grad(a, w), rtol=1e-12)
+    close(tape.gradient(y, x, output_gradients=w), ref.tanh_grad(a, w), rtol=1e-12)  # a NumPy array works too
     og = np.array([1.0, -2.0, 3.0])
     close(tape.gradient([y, z], x, output_gradients=[tf.constant(w), tf.constant(og)]),
-          gr.tanh_grad(a, w) + og[:, None], rtol=1e-12)
+          ref.tanh_grad(a, w) + og[:, None], rtol=1e-12)
 
 
 def test_gradient_of_variable_target_with_respect_to_itself_is_ones():
@@ -568,13 +573,13 @@ def test_jacobian_shapes_against_central_differences():
     assert jw.dtype == tf.float64
 
     def f(wa, ba):
-        return gr.softmax(xv @ wa + ba)
+        return ref.softmax(xv @ wa + ba)
 
     for i in range(2):
         for j in range(3):
             e = np.zeros((2, 3))
             e[i, j] = 1.0
-            nw, nb = gr.central_difference(f, [wv, bv], e)
+            nw, nb = ref.central_difference(f, [wv, bv], e)
             np.testing.assert_allclose(jw.numpy()[i, j], nw, rtol=1e-6, atol=1e-8)
             np.testing.assert_allclose(jb.numpy()[i, j], nb, rtol=1e-6, atol=1e-8)
     # the same tape can produce the jacobian twice (persistent) and gradients agree with jacobian sums
