@@ -7,7 +7,7 @@ from __future__ import annotations
 import os as _os
 
 # OpenBLAS worker threads busy-wait after a call and slow our next OpenMP region ~2x; a short timeout
-# lets them sleep (BUILD-NOTES). Must be set before the library loads.
+# lets them sleep (docs/ARCHITECTURE.md, Kernels). Must be set before the library loads.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import scipy_openblas32 as _openblas  # noqa: E402,F401  loads libscipy_openblas RTLD_GLOBAL before _core
@@ -69,6 +69,8 @@ from ._core import from_dlpack  # noqa: E402
 from . import experimental  # noqa: E402
 from .ops import clip_by_value, expand_dims, squeeze  # noqa: E402
 from .indexing import boolean_mask  # noqa: E402
+from . import linalg  # noqa: E402
+from .linalg import einsum, norm, tensordot  # noqa: E402
 
 truediv = divide
 __version__ = "0.1.0"
@@ -83,4 +85,5 @@ __all__ = [
     "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
     "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test", "function", "clip_by_value",
     "expand_dims", "squeeze", "from_dlpack", "experimental", "device", "boolean_mask",
+    "linalg", "einsum", "norm", "tensordot",
 ]

@@ -144,7 +144,9 @@ def boolean_mask(tensor: Any, mask: Any, axis: Optional[int] = None, name: Optio
     """TF's ``tf.boolean_mask``: the entries of `tensor` where the K-D `mask` is true, `mask` covering
     dimensions ``axis .. axis+K-1`` (row-major order); the result has those K dimensions replaced by one
     of length ``count_nonzero(mask)``. Differentiable (to any order) with respect to `tensor`."""
-    x = tensor if isinstance(tensor, (_core.Tensor, _core.VariableBase)) else _core.convert(tensor)
+    # A Variable is read (as any op reading it), so the active tapes watch it before the custom entry.
+    x = tensor if isinstance(tensor, _core.Tensor) else (
+        tensor.read_value() if isinstance(tensor, _core.VariableBase) else _core.convert(tensor))
     m = np.asarray(mask.numpy() if isinstance(mask, (_core.Tensor, _core.VariableBase)) else mask)
     if m.ndim == 0:
         raise ValueError("mask cannot be scalar.")

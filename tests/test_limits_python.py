@@ -157,6 +157,14 @@ def test_bool_mask_indexing_of_a_variable_gives_its_gradient():
     np.testing.assert_array_equal(_np(tape.gradient(s, v)), [[1.0, 0.0], [2.0, 3.0]])
 
 
+def test_bool_mask_of_a_variable_with_a_1d_numpy_mask_gives_its_gradient():
+    # Nothing but the mask op reads the Variable: the op itself must read it so the tape watches it.
+    v = tf.Variable([1.0, 2.0, 3.0])
+    with tf.GradientTape() as tape:
+        s = tf.reduce_sum(tf.boolean_mask(v, np.array([True, False, True])) * tf.constant([2.0, 5.0]))
+    np.testing.assert_array_equal(_np(tape.gradient(s, v)), [2.0, 0.0, 5.0])
+
+
 def test_bool_mask_errors_are_tf_errors_not_numpy_truth_value():
     t = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     with pytest.raises(ValueError, match=r"^Shapes \(3,\) and \(2,\) are incompatible$"):
