@@ -1,4 +1,4 @@
-"""The long fuzzing run: every property of tests/test_fuzz.py under the ``long`` hypothesis profile,
+"""The long fuzzing run: every property of tests/test_fuzz/ under the ``long`` hypothesis profile,
 repeated (fresh random examples each round) until at least ``--calls`` calls into pyfast_tape have been
 made (default 100 000), then the figures: calls per property and per op, failures (with hypothesis's
 falsifying example and reproduction blob), known-bug hits (examples the properties skip because a
