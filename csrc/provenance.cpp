@@ -23,6 +23,7 @@ const char* cause_name(Cause c) {
     case Cause::Assign: return "assign";
     case Cause::NonTrainableRead: return "non_trainable";
     case Cause::UnwatchedVariableRead: return "unwatched_variable";
+    case Cause::NumpyExport: return "numpy_export";
   }
   return "unknown";
 }
@@ -59,22 +60,48 @@ static void capture_location(PyObject** code_out, int* lasti) {
   }
 }
 
-// A bounded ring of events. Appending is a struct copy; explain() indexes it when asked.
+// One NumPy export (note_numpy_export): the key it is found by, the tensor, and where the user made it.
+struct NumpyExportNote {
+  const void* data = nullptr;
+  int64_t id = 0;
+  const char* how = nullptr;
+  PyObject* code = nullptr;  // owned
+  int lasti = -1;
+  uint64_t stamp = 0;  // order of the notes, across the copy and view tables
+};
+
+// A bounded ring of events. Appending is a struct copy and a counter increment; explain() brings its
+// indexes up to date from the events pushed since its last call (catch_up), so a call costs those events
+// plus the path it walks, not the ring. Event number q (1-based, in push order) lives in slot
+// (q - 1) % kCapacity and is still there while pushed - q < kCapacity: index entries hold q, and an entry
+// whose event was overwritten is recognised and skipped (older events go first, so then none is left).
 struct ProvLog {
   static constexpr size_t kCapacity = 1 << 14;
   std::vector<ProvEvent> ring;
   size_t next = 0;
-  // Variable NumPy exports: data pointer -> variable id (last few only)
+  uint64_t pushed = 0;  // events ever pushed
+  // NumPy exports (last few only): copies, found by data pointer; views, found by tensor id
   static constexpr size_t kExports = 64;
-  const void* export_ptr[kExports] = {};
-  int64_t export_id[kExports] = {};
-  size_t export_next = 0;
+  NumpyExportNote exports[kExports];
+  NumpyExportNote views[kExports];
+  size_t export_next = 0, view_next = 0;
+  uint64_t export_stamp = 0;
+  int64_t export_event_id = 0;  // negative ids linking a NumpyExport event to its NumpyRoundTrip
+
+  // ---- explain()'s indexes, valid for events [1, indexed]
+  uint64_t indexed = 0;
+  uint64_t indexed_since_rebuild = 0;  // bounds the stale entries the maps can hold
+  std::unordered_map<int64_t, uint64_t> by_out;               // out id -> the latest event producing it
+  std::unordered_map<int64_t, std::vector<uint64_t>> by_id;   // id -> events that read it or concern it, in order
 
   ~ProvLog() {
     if (!Py_IsInitialized()) return;  // interpreter gone at thread/process exit: leak the few strings
     for (auto& e : ring) Py_XDECREF(e.code);
+    for (auto& x : exports) Py_XDECREF(x.code);
+    for (auto& x : views) Py_XDECREF(x.code);
   }
   void push(ProvEvent&& ev) {
+    pushed++;
     if (ring.size() < kCapacity) {
       ring.push_back(ev);
       return;
@@ -84,12 +111,39 @@ struct ProvLog {
     Py_XDECREF(old.code);
     old = ev;
   }
-  // Events in the order they were logged.
-  template <class F>
-  void for_each(F f) const {
-    const size_t n = ring.size();
-    const size_t start = n < kCapacity ? 0 : next;
-    for (size_t k = 0; k < n; k++) f(ring[(start + k) % n], (start + k) % n);
+  bool live(uint64_t q) const { return q && q <= pushed && pushed - q < kCapacity; }
+  const ProvEvent& event(uint64_t q) const { return ring[(q - 1) % kCapacity]; }
+  static bool concerns_out(const ProvEvent& e) {
+    return e.cause == Cause::NonTrainableRead || e.cause == Cause::UnwatchedVariableRead || e.cause == Cause::Assign;
+  }
+  void index_event(uint64_t q) {
+    const ProvEvent& e = event(q);
+    by_out[e.out_id] = q;
+    auto add = [&](int64_t id) {
+      std::vector<uint64_t>& v = by_id[id];
+      if (v.empty() || v.back() != q) v.push_back(q);  // once per event (x * x reads x twice)
+    };
+    if (concerns_out(e)) add(e.out_id);
+    for (int k = 0; k < e.n_in; k++) add(e.in_id[k]);
+  }
+  // Brings the indexes up to date: the events pushed since the last call, or, when more than a ring's worth
+  // arrived or the maps hold too many stale entries, the whole ring again (amortised over those events).
+  void catch_up() {
+    const uint64_t fresh = pushed - indexed;
+    if (fresh > kCapacity || indexed_since_rebuild + fresh > 2 * kCapacity) {
+      by_out.clear();
+      by_id.clear();
+      indexed = pushed > kCapacity ? pushed - kCapacity : 0;
+      indexed_since_rebuild = 0;
+    }
+    for (uint64_t q = indexed + 1; q <= pushed; q++) index_event(q);
+    indexed_since_rebuild += pushed - indexed;
+    indexed = pushed;
+  }
+  // The live event that produced `id` last, or null.
+  const ProvEvent* producer(int64_t id) const {
+    auto it = by_out.find(id);
+    return it != by_out.end() && live(it->second) ? &event(it->second) : nullptr;
   }
 };
 
@@ -147,27 +201,60 @@ void log_unrecorded(const char* op, const TensorImpl* const* inputs, int n, Tens
   out.flags = with_gen(out.flags, std::max<uint32_t>(g, 1) + 1);
 }
 
-void note_numpy_export(const void* data, int64_t var_id) {
+void note_numpy_export(const void* data, int64_t id, const char* how, bool copy) {
   ProvLog& l = prov_log();
-  l.export_ptr[l.export_next] = data;
-  l.export_id[l.export_next] = var_id;
-  l.export_next = (l.export_next + 1) % ProvLog::kExports;
+  size_t& next = copy ? l.export_next : l.view_next;
+  NumpyExportNote& x = (copy ? l.exports : l.views)[next];
+  next = (next + 1) % ProvLog::kExports;
+  Py_XDECREF(x.code);
+  x.data = data;
+  x.id = id;
+  x.how = how;
+  x.stamp = ++l.export_stamp;
+  capture_location(&x.code, &x.lasti);
 }
 
 int64_t find_numpy_export(const void* data) {
   ProvLog& l = prov_log();
   for (size_t k = 1; k <= ProvLog::kExports; k++) {  // newest first: freed buffers get reused
     size_t i = (l.export_next + ProvLog::kExports - k) % ProvLog::kExports;
-    if (l.export_ptr[i] == data) return l.export_id[i];
+    if (l.exports[i].stamp && l.exports[i].data == data) return l.exports[i].id;
   }
   return 0;
+}
+
+void log_numpy_round_trip(int64_t from, const void* data, int64_t out_id, DType out_dtype) {
+  ProvLog& l = prov_log();
+  // from's latest export, preferring one of this very memory (a tensor exported twice, one copy coming back)
+  const NumpyExportNote* best = nullptr;
+  auto rank = [&](const NumpyExportNote& x) { return x.id != from || !x.stamp ? 0 : x.data == data ? 2 : 1; };
+  for (const NumpyExportNote* table : {l.exports, l.views})
+    for (size_t i = 0; i < ProvLog::kExports; i++) {
+      const NumpyExportNote& x = table[i];
+      int r = rank(x);
+      if (r && (!best || r > rank(*best) || (r == rank(*best) && x.stamp > best->stamp))) best = &x;
+    }
+  int64_t in = from;
+  if (best && best->code) {
+    ProvEvent ev;
+    ev.cause = Cause::NumpyExport;
+    ev.op = best->how ? best->how : ".numpy()";
+    ev.n_in = 1;
+    ev.in_id[0] = from;
+    ev.out_id = in = --l.export_event_id;
+    ev.out_dtype = out_dtype;
+    Py_INCREF(best->code);
+    ev.code = best->code;
+    ev.lasti = best->lasti;
+    l.push(std::move(ev));
+  }
+  log_event(Cause::NumpyRoundTrip, "numpy", {in}, out_id, out_dtype);
 }
 
 ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
   ExplainResult r;
   ProvLog& log = prov_log();
-  std::unordered_map<int64_t, size_t> by_out;  // the latest event producing each id
-  log.for_each([&](const ProvEvent& e, size_t slot) { by_out[e.out_id] = slot; });
+  log.catch_up();
   r.source_watched = tape.watched.count(source_id) > 0;
 
   // Producers on the tape: output id -> entry index.
@@ -214,7 +301,7 @@ ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
   struct Step {
     int64_t child;   // the id this step produced
     int kind;        // 0 tape entry, 1 log event
-    size_t index;
+    size_t index;    // the tape entry's index, or the log event's number
   };
   std::unordered_map<int64_t, Step> parent;  // id -> how it was produced (on the path to the target)
   std::unordered_set<int64_t> seen{target_id};
@@ -230,11 +317,11 @@ ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
       st.index = tp->second;
       ins = entry_inputs(tp->second);
     } else {
-      auto lp = by_out.find(id);
-      if (lp == by_out.end()) continue;
+      auto lp = log.by_out.find(id);
+      if (lp == log.by_out.end() || !log.live(lp->second)) continue;
       st.kind = 1;
       st.index = lp->second;
-      const ProvEvent& ev = log.ring[lp->second];
+      const ProvEvent& ev = log.event(lp->second);
       ins.assign(ev.in_id, ev.in_id + ev.n_in);
     }
     for (int64_t in : ins) {
@@ -259,7 +346,7 @@ ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
       if (st.kind == 0) {
         r.path_ops.push_back(entry_name(st.index));
       } else {
-        const ProvEvent& ev = log.ring[st.index];
+        const ProvEvent& ev = log.event(st.index);
         r.path_ops.push_back(ev.op);
         r.cuts.push_back(ev);
       }
@@ -267,16 +354,15 @@ ExplainResult explain(const Tape& tape, int64_t target_id, int64_t source_id) {
     }
   }
   // Events about the source itself: variable reads without a watch, unwatched uses, assignments.
-  log.for_each([&](const ProvEvent& ev, size_t) {
-    bool uses = ev.out_id == source_id && (ev.cause == Cause::NonTrainableRead || ev.cause == Cause::UnwatchedVariableRead ||
-                                           ev.cause == Cause::Assign);
-    for (int k = 0; k < ev.n_in; k++) uses |= ev.in_id[k] == source_id;
-    if (uses) r.source_events.push_back(ev);
-  });
-  auto sp = by_out.find(source_id);
-  if (sp != by_out.end()) {
+  auto se = log.by_id.find(source_id);
+  if (se != log.by_id.end()) {
+    std::vector<uint64_t>& qs = se->second;  // in the order they were logged: drop the overwritten ones
+    qs.erase(qs.begin(), std::find_if(qs.begin(), qs.end(), [&](uint64_t q) { return log.live(q); }));
+    for (uint64_t q : qs) r.source_events.push_back(log.event(q));
+  }
+  if (const ProvEvent* sp = log.producer(source_id)) {
     r.has_source_producer = true;
-    r.source_producer = log.ring[sp->second];
+    r.source_producer = *sp;
   }
   return r;
 }

@@ -30,6 +30,8 @@ enum class Cause : uint8_t {
   Assign,                 // Variable.assign*: state stops gradients
   NonTrainableRead,       // a non-trainable Variable read inside a tape
   UnwatchedVariableRead,  // a Variable read by a tape with watch_accessed_variables=False
+  NumpyExport,            // where a round-tripped value left the tape (.numpy(), np.asarray): logged with the
+                          // NumpyRoundTrip event that brings it back, which reads this event's (negative) out id
 };
 const char* cause_name(Cause c);
 
@@ -56,10 +58,16 @@ void log_unrecorded(const char* op, const TensorImpl* const* inputs, int n, Tens
 // which is not a cut anyone asked about, so nothing is logged for them.
 bool& in_backward();
 
-// NumPy exports that are copies (Variable.numpy(), the NumPy scalar of a rank-0 tensor): remembered by
-// data pointer / object address, newest first, so a round trip back into a tensor can be traced.
-void note_numpy_export(const void* data, int64_t var_id);
+// NumPy exports: remembered with the user's file:line and `how` (".numpy()", "np.asarray"), newest first.
+// Copies (Variable.numpy(), the NumPy scalar of a rank-0 tensor) are found again by data pointer / object
+// address (find_numpy_export), so a round trip back into a tensor can be traced; the others (copy=false:
+// Tensor.numpy(), np.asarray(t), whose views lead back to their tensor through the array's base) are noted
+// only for the line where the value left the tape.
+void note_numpy_export(const void* data, int64_t id, const char* how = ".numpy()", bool copy = true);
 int64_t find_numpy_export(const void* data);
+// Logs the round trip of tensor `from`'s value (NumPy memory `data`) back into tensor `out_id`: a NumpyExport
+// event at the line of from's latest export (when one was noted), then the NumpyRoundTrip event here.
+void log_numpy_round_trip(int64_t from, const void* data, int64_t out_id, DType out_dtype);
 
 struct ExplainResult {
   bool connected = false;

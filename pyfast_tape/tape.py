@@ -51,8 +51,9 @@ _CAUSES = {
                           "floating point",
     "stop_gradient": "`tf.stop_gradient` blocks gradients by design",
     "numpy_round_trip": "the value went through NumPy (`.numpy()` or `np.asarray`) and came back as a new tensor "
-                        "with no link to the one the tape recorded; stay with tf ops inside the tape",
+                        "with no link to the one the tape recorded{trip}; stay with tf ops inside the tape",
     "assign": "`{op}` wrote the value into a Variable; assignments are not differentiable (state stops gradients)",
+    "numpy_export": "the value left the tape through NumPy (`{op}`)",
 }
 
 def _explain(tape: "GradientTape", target: Any, source: Any) -> str:
@@ -95,7 +96,13 @@ def _explain(tape: "GradientTape", target: Any, source: Any) -> str:
                                "tape.watch(x) inside the tape; Variables are watched when read.")
     if d["path_found"] and d["cuts"]:
         cut = d["cuts"][0]
-        text = _CAUSES.get(cut["cause"], "`{op}` was not recorded").format(op=cut["op"], dtype=cut["dtype"])
+        if cut["cause"] == "numpy_export" and d["cuts"][1:2] and d["cuts"][1]["cause"] == "numpy_round_trip":
+            # a round trip: the line where the value left the tape and the line where it came back
+            back = d["cuts"][1]
+            trip = f": it left the tape at {_at(cut)} (`{cut['op']}`) and came back as a new tensor at {_at(back)}"
+            text = _CAUSES["numpy_round_trip"].format(trip=trip)
+            return head + f"the path from it to the target is cut at {_at(back)}: {text}."
+        text = _CAUSES.get(cut["cause"], "`{op}` was not recorded").format(op=cut["op"], dtype=cut["dtype"], trip="")
         return head + f"the path from it to the target is cut at {_at(cut)}: {text}."
     assigns = [e for e in events if e["cause"] == "assign"]
     if assigns:

@@ -129,7 +129,7 @@ static void trace_numpy_round_trip(PyObject* arr, TensorImpl& t) {
   }
   if (!from) from = find_numpy_export(data);
   if (!from || (!g && !any_tape_active() && from != find_numpy_export(data))) return;
-  log_event(Cause::NumpyRoundTrip, "numpy", {from}, t.id, t.dtype);
+  log_numpy_round_trip(from, data, t.id, t.dtype);  // names the export's line too
   t.flags = with_gen(t.flags, std::max<uint32_t>(g, 1) + 1);
 }
 
@@ -242,7 +242,7 @@ TensorPtr to_host_tensor(PyObject* o, int hint, const char* op) {
     auto t = from_numpy(arr, op);
     if (!python_seq && !py::isinstance<py::array>(o)) {  // a NumPy scalar: was it a tensor's .numpy()?
       if (int64_t from = find_numpy_export(o)) {
-        log_event(Cause::NumpyRoundTrip, "numpy", {from}, t->id, t->dtype);
+        log_numpy_round_trip(from, o, t->id, t->dtype);
         t->flags = with_gen(t->flags, 2);
       }
     }

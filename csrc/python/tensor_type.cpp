@@ -135,7 +135,10 @@ static PyObject* tensor_numpy(PyObject* self, PyObject*) {
     if (r && gen_of(t->flags)) note_numpy_export(r, t->id);  // a round trip of the scalar can be traced
     return r;
   }
-  return to_numpy_view(t, self).release().ptr();
+  py::array a = to_numpy_view(t, self);
+  // where it left the tape (a round trip of the view leads back to `self` through the array's base)
+  if (gen_of(t->flags)) note_numpy_export(a.data(), t->id, ".numpy()", false);
+  return a.release().ptr();
   PFT_CATCH(nullptr)
 }
 
@@ -146,7 +149,9 @@ static PyObject* tensor_array(PyObject* self, PyObject* args, PyObject* kwargs) 
   PyObject* copy = Py_None;
   if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO", const_cast<char**>(kw), &dtype, &copy)) return nullptr;
   const TensorPtr& t = impl_of(self);
-  py::object arr = (copy == Py_True) ? py::object(to_numpy_copy(t)) : py::object(to_numpy_view(t, self));
+  py::array np_arr = (copy == Py_True) ? to_numpy_copy(t) : to_numpy_view(t, self);
+  if (gen_of(t->flags)) note_numpy_export(np_arr.data(), t->id, "np.asarray", false);  // where it left the tape
+  py::object arr = std::move(np_arr);
   if (dtype != Py_None) arr = arr.attr("astype")(py::handle(dtype));
   return arr.release().ptr();
   PFT_CATCH(nullptr)

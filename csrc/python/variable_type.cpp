@@ -73,7 +73,7 @@ static PyObject* variable_numpy(PyObject* self, PyObject*) {
   PFT_TRY
   const TensorPtr& t = var_value(self);
   py::array a = to_numpy_copy(t);  // a copy: the variable changes in place later
-  note_numpy_export(a.data(), t->id);
+  note_numpy_export(a.data(), t->id, ".numpy()");
   if (t->ndim() == 0) {
     PyObject* empty_tuple = PyTuple_New(0);
     PyObject* r = PyObject_GetItem(a.ptr(), empty_tuple);
