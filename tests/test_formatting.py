@@ -58,3 +58,28 @@ def test_dtype_str_and_repr():
     assert repr(tf.float32) == "tf.float32"
     assert str(tf.int64) == "<dtype: 'int64'>"
     assert f"{tf.constant(1.0).dtype}" == "<dtype: 'float32'>"
+
+
+def test_tensor_shape_api():
+    s = tf.TensorShape([None, 3])
+    assert repr(s) == "TensorShape([None, 3])" and str(s) == "(None, 3)"
+    assert s.rank == 2 and not s.is_fully_defined() and s.num_elements() is None
+    assert s.as_list() == [None, 3]
+    assert s.is_compatible_with([5, 3]) and not s.is_compatible_with([5, 4]) and not s.is_compatible_with([3])
+    assert s.merge_with([7, None]) == [7, 3]
+    with pytest.raises(ValueError, match="not compatible"):
+        s.merge_with([1, 2])
+    assert tf.TensorShape(None).is_compatible_with([1, 2, 3])
+    assert tf.TensorShape(None).merge_with([1, 2]) == [1, 2]
+    assert str(tf.TensorShape(None)) == "<unknown>" and tf.TensorShape(None).rank is None
+    assert tf.TensorShape([2, 3]).concatenate([4]) == [2, 3, 4]
+    assert tf.TensorShape([2, 3]).most_specific_compatible_shape([2, 4]) == [2, None]
+    assert tf.TensorShape([2, 3]).num_elements() == 6
+    assert tf.TensorShape([2, 3]).with_rank(2) == [2, 3]
+    with pytest.raises(ValueError, match="must have rank 3"):
+        tf.TensorShape([2, 3]).with_rank(3)
+    t = tf.ones([2, 3])
+    assert t.shape == (2, 3) and t.shape.as_list() == [2, 3] and t.shape[1:] == [3]
+    assert tf.TensorShape([np.int64(4)]).as_list() == [4] and type(tf.TensorShape([np.int64(4)])[0]) is int
+    with pytest.raises(TypeError, match="did you mean"):
+        tf.TensorShape(3)
