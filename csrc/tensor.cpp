@@ -339,12 +339,15 @@ int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what) {
 }
 
 TensorPtr empty(DType dt, const Shape& shape, Device dev) {
-  const int64_t nbytes = checked_nbytes(dt, shape, nullptr);  // the backstop: entry points name the op
+  // checked_nbytes's rule, inline (every op allocates here); the entry points have named the op already
+  int64_t n, nbytes;
+  if (!shape.try_numel(&n) || __builtin_mul_overflow(n, int64_t(dtype_size(dt)), &nbytes) || nbytes > kMaxTensorBytes)
+    throw_bad_nbytes(dt, shape, nullptr);
   auto t = new_impl();
   t->id = next_tensor_id();
   t->dtype = dt;
   t->shape = shape;
-  t->numel = nbytes / int64_t(dtype_size(dt));
+  t->numel = n;
   t->storage = alloc_storage(size_t(nbytes), dev);
   return t;
 }

@@ -119,6 +119,14 @@ struct Shape {
   // shape's dimensions (the outer/inner/stride products the kernels take) fit in int64, empty or not.
   bool try_numel(int64_t* out) const {
     int64_t n = 1;
+    bool odd = false;  // a negative dimension or an overflow: one flag, no branch per dimension
+    for (int i = 0; i < ndim; i++) odd |= (d[i] < 0) | __builtin_mul_overflow(n, d[i], &n);
+    if (__builtin_expect(odd || n == 0, 0)) return try_numel_slow(out);  // empty or bad: check the rule
+    *out = n;
+    return true;
+  }
+  bool try_numel_slow(int64_t* out) const {
+    int64_t n = 1;
     bool empty = false;
     for (int i = 0; i < ndim; i++) {
       if (d[i] < 0) return false;
