@@ -71,6 +71,23 @@ from .ops import clip_by_value, expand_dims, squeeze  # noqa: E402
 from .indexing import boolean_mask  # noqa: E402
 from . import linalg  # noqa: E402
 from .linalg import einsum, norm, tensordot  # noqa: E402
+from . import reductions as _reductions, nn_ops as _nn_ops, control_flow as _control_flow, debugging  # noqa: E402
+from .reductions import (  # noqa: E402
+    add_n, argsort, cumprod, cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_prod, sort,
+)
+from .control_flow import (  # noqa: E402
+    assert_equal, assert_greater, assert_less, assert_rank, case, cond, map_fn, numpy_function, py_function,
+    vectorized_map, while_loop,
+)
+from .control_flow import print_ as print  # noqa: E402,A001  (tf.print; the builtin is untouched elsewhere)
+for _mod, _src, _names in (  # tf.math / tf.nn names whose home is reductions.py / nn_ops.py / linalg.py
+        (math, _reductions, _reductions.__all__), (nn, _nn_ops, _nn_ops.__all__),
+        (math, linalg, ["l2_normalize"]), (nn, linalg, ["l2_normalize"]), (nn, _reductions, ["top_k"])):
+    for _n in _names:
+        if not hasattr(_mod, _n):
+            setattr(_mod, _n, getattr(_src, _n))
+clip_by_norm, clip_by_global_norm = _nn_ops.clip_by_norm, _nn_ops.clip_by_global_norm
+linalg.global_norm = _nn_ops.global_norm
 
 truediv = divide
 __version__ = "0.1.0"
@@ -85,5 +102,16 @@ __all__ = [
     "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
     "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test", "function", "clip_by_value",
     "expand_dims", "squeeze", "from_dlpack", "experimental", "device", "boolean_mask",
-    "linalg", "einsum", "norm", "tensordot",
+    "linalg", "einsum", "norm", "tensordot", "debugging", "add_n", "argsort", "cumprod", "cumsum", "reduce_all",
+    "reduce_any", "reduce_logsumexp", "reduce_prod", "sort", "assert_equal", "assert_greater", "assert_less",
+    "assert_rank", "case", "cond", "map_fn", "numpy_function", "py_function", "vectorized_map", "while_loop", "print",
+    "clip_by_norm", "clip_by_global_norm",
 ]
+from . import array_ops as _array_ops  # noqa: E402
+from .array_ops import (  # noqa: E402,A001  (tf.slice: the builtin is untouched elsewhere)
+    concat, gather, gather_nd, linspace, meshgrid, newaxis, pad, rank, repeat, reverse, roll, scatter_nd,
+    sequence_mask, shape, size, slice, split, stack, strided_slice, tensor_scatter_nd_add, tensor_scatter_nd_max,
+    tensor_scatter_nd_min, tensor_scatter_nd_sub, tensor_scatter_nd_update, tile, unique, unstack, where,
+)
+from .linalg import eye  # noqa: E402
+__all__ += [_n for _n in _array_ops.__all__ + ["eye"] if _n not in __all__]

@@ -57,3 +57,24 @@ def uniform(shape: Any, minval: Any = 0, maxval: Any = None, dtype: Any = float3
             raise ValueError("random.uniform: maxval must be specified for integer dtypes")
         maxval = 1.0
     return _core.random_uniform_(shape, float(minval), float(maxval), dt, _next_seed(seed))
+
+
+def shuffle(value: Any, seed: Optional[int] = None, name: Optional[str] = None) -> _core.Tensor:
+    """tf.random.shuffle: `value` with its first dimension randomly permuted (TF's seed rules). Not
+    differentiable (TF's RandomShuffle has no gradient: the result is not recorded on the tape)."""
+    import numpy as np
+
+    from .indexing import _on_device_of
+
+    if isinstance(value, _core.Tensor):
+        t = value
+    elif isinstance(value, _core.VariableBase):
+        t = value.read_value()
+    else:
+        t = _core.convert(value)
+    a = np.asarray(t.numpy())
+    if a.ndim == 0:
+        return _core.identity(t)
+    perm = np.random.default_rng(_next_seed(seed)).permutation(a.shape[0])
+    out: _core.Tensor = _on_device_of(_core.convert(np.ascontiguousarray(a[perm])), t)
+    return out
