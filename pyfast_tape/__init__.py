@@ -69,6 +69,9 @@ from ._core import from_dlpack  # noqa: E402
 from . import experimental  # noqa: E402
 from .ops import clip_by_value, expand_dims, squeeze  # noqa: E402
 from .indexing import boolean_mask  # noqa: E402
+from .module import Module, name_scope, get_current_name_scope  # noqa: E402
+from . import data  # noqa: E402
+from .data.tensor_spec import TensorSpec, string  # noqa: E402  (string: a dtype of tf.data values only)
 from . import linalg  # noqa: E402
 from .linalg import einsum, norm, tensordot  # noqa: E402
 from . import reductions as _reductions, nn_ops as _nn_ops, control_flow as _control_flow, debugging  # noqa: E402
@@ -107,6 +110,7 @@ __all__ = [
     "assert_rank", "case", "cond", "map_fn", "numpy_function", "py_function", "vectorized_map", "while_loop", "print",
     "clip_by_norm", "clip_by_global_norm",
 ]
+__all__ += ["Module", "name_scope", "get_current_name_scope", "data", "TensorSpec", "string"]
 from . import array_ops as _array_ops  # noqa: E402
 from .array_ops import (  # noqa: E402,A001  (tf.slice: the builtin is untouched elsewhere)
     concat, gather, gather_nd, linspace, meshgrid, newaxis, pad, rank, repeat, reverse, roll, scatter_nd,

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from . import _core
 from .dtypes import as_dtype
+from .module import _scoped_variable_name
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -44,7 +45,7 @@ class Variable(_core.VariableBase):
         if trainable is None:
             trainable = True
         super().__init__(value, bool(trainable))
-        self._name = (name or "Variable") + ":0" if not (name and ":" in name) else name
+        self._name = _scoped_variable_name(name) if not (name and ":" in name) else name  # 'scope/name:0'
         self._constraint = constraint
         self._created_at = _caller_location()
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _core
 from ..dtypes import as_dtype, float32
+from ..module import Module
 from ..variables import Variable
 from . import activations, initializers
 
@@ -28,8 +29,11 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class Layer:
-    """Base layer: holds weights, builds lazily on the first call from the input shape."""
+class Layer(Module):
+    """Base layer: holds weights, builds lazily on the first call from the input shape. A ``tf.Module``
+    (as in tf.keras), so a Module holding layers finds their variables and submodules."""
+
+    name: str = ""  # a plain attribute set in __init__ (shadows tf.Module's read-only property)
 
     # Keras's ``InputSpec(min_ndim=...)``: the least rank the first input may have (None: any), checked on
     # every call (and by Sequential before it builds the layer from a shape), with Keras's message.

@@ -301,6 +301,11 @@ class Model(Layer):
         """Trains for `epochs` epochs over `x`, `y` in batches of `batch_size` (32); returns a History whose
         ``history`` maps 'loss', each metric and their 'val_' forms to one value per epoch."""
         self._assert_compiled()
+        from ..data import _keras as _data_keras
+        if isinstance(x, _data_keras.Dataset):  # a tf.data.Dataset of batches: Keras's dataset adapter
+            return _data_keras.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                   validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                   steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         if validation_steps is not None:
             raise NotImplementedError("fit: validation_steps is not supported by pyfast_tape (arrays are "
                                       "always evaluated whole)")
@@ -377,6 +382,9 @@ class Model(Layer):
         self._assert_compiled()
         if kwargs:
             raise TypeError(f"evaluate: unexpected keyword arguments {sorted(kwargs)}")
+        from ..data import _keras as _data_keras
+        if isinstance(x, _data_keras.Dataset):
+            return _data_keras.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
         verbose_level = _verbose(verbose)
         xs, ys, sws = self._standardize(x, y, sample_weight, "evaluate")
         bs = _batch_size(batch_size)
@@ -420,6 +428,9 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
                 steps: Optional[int] = None, callbacks: Optional[Iterable[Callback]] = None) -> NDArray[Any]:
         """The model's outputs for `x`, computed in batches of `batch_size` (32), as one NumPy array."""
+        from ..data import _keras as _data_keras
+        if isinstance(x, _data_keras.Dataset):
+            return _data_keras.predict(self, x, batch_size, verbose, steps, callbacks)
         verbose_level = _verbose(verbose)
         xs = self._input_array(x, "predict")
         n = len(xs)
