@@ -9,4 +9,8 @@ class UnconnectedGradientError(ValueError):
     depend on; the message explains why the path is cut."""
 
 
-__all__ = ["InvalidArgumentError", "ResourceExhaustedError", "UnconnectedGradientError"]
+class OutOfRangeError(Exception):
+    """Iteration past the end of a sequence (``iterator.get_next()`` past the end of a tf.data.Dataset)."""
+
+
+__all__ = ["InvalidArgumentError", "ResourceExhaustedError", "UnconnectedGradientError", "OutOfRangeError"]

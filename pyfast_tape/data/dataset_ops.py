@@ -44,8 +44,7 @@ UNKNOWN = UNKNOWN_CARDINALITY
 InvalidArgumentError = _core.InvalidArgumentError
 
 
-class OutOfRangeError(Exception):
-    """``get_next()`` past the end of a dataset (TensorFlow's ``tf.errors.OutOfRangeError``)."""
+from ..errors import OutOfRangeError  # noqa: E402  (tf.errors.OutOfRangeError: get_next() past the end)
 
 
 # ---- nested structures (tf.data's nest: tuples, namedtuples and mappings are structure; lists are values) ---
