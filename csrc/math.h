@@ -196,6 +196,156 @@ PFT_HD T softplus(T x) {
   return T(std::log1p(std::exp(x)));
 }
 
+// The float_only rows below are compiled for the integer instantiations too (never reached: the glue raises
+// TypeError first); real_t<T> is the type they compute in: T for float/double, double for integers, so the
+// float instantiations call the float functions (sinf ...), on the host and on the device alike.
+template <class T>
+using real_t = typename std::conditional<std::is_floating_point<T>::value, T, double>::type;
+template <class T>
+PFT_HD real_t<T> re(T x) { return real_t<T>(x); }
+
+// Trigonometric and hyperbolic functions; gradients as TF's math_grad.py, operation by operation.
+template <class T> PFT_HD T sin(T x) { return T(std::sin(re(x))); }
+template <class T> PFT_HD T sin_grad(T x, T, T dy) { return T(dy * T(std::cos(re(x)))); }
+template <class T> PFT_HD T cos(T x) { return T(std::cos(re(x))); }
+template <class T> PFT_HD T cos_grad(T x, T, T dy) { return T(T(-dy) * T(std::sin(re(x)))); }  // -dy * sin(x)
+template <class T> PFT_HD T tan(T x) { return T(std::tan(re(x))); }
+template <class T>
+PFT_HD T tan_grad(T x, T, T dy) {  // square(reciprocal(cos(x))) * dy
+  const T sec = T(T(1) / T(std::cos(re(x))));
+  return T(T(sec * sec) * dy);
+}
+template <class T> PFT_HD T asin(T x) { return T(std::asin(re(x))); }
+template <class T>
+PFT_HD T asin_grad(T x, T, T dy) {  // dy * reciprocal(sqrt(1 - square(x)))
+  return T(dy * T(T(1) / T(std::sqrt(re(T(T(1) - T(x * x)))))));
+}
+template <class T> PFT_HD T acos(T x) { return T(std::acos(re(x))); }
+template <class T>
+PFT_HD T acos_grad(T x, T, T dy) {  // -dy * reciprocal(sqrt(1 - square(x)))
+  return T(T(-dy) * T(T(1) / T(std::sqrt(re(T(T(1) - T(x * x)))))));
+}
+template <class T> PFT_HD T atan(T x) { return T(std::atan(re(x))); }
+template <class T> PFT_HD T atan_grad(T x, T, T dy) { return T(dy * T(T(1) / T(T(x * x) + T(1)))); }  // dy / (x^2 + 1)
+template <class T> PFT_HD T sinh(T x) { return T(std::sinh(re(x))); }
+template <class T> PFT_HD T sinh_grad(T x, T, T dy) { return T(dy * T(std::cosh(re(x)))); }
+template <class T> PFT_HD T cosh(T x) { return T(std::cosh(re(x))); }
+template <class T> PFT_HD T cosh_grad(T x, T, T dy) { return T(dy * T(std::sinh(re(x)))); }
+template <class T> PFT_HD T asinh(T x) { return T(std::asinh(re(x))); }
+template <class T> PFT_HD T asinh_grad(T, T y, T dy) { return T(dy / T(std::cosh(re(y)))); }  // dy / cosh(y)
+template <class T> PFT_HD T acosh(T x) { return T(std::acosh(re(x))); }
+template <class T> PFT_HD T acosh_grad(T, T y, T dy) { return T(dy / T(std::sinh(re(y)))); }  // dy / sinh(y)
+template <class T> PFT_HD T atanh(T x) { return T(std::atanh(re(x))); }
+template <class T> PFT_HD T atanh_grad(T x, T, T dy) { return T(dy * T(T(1) / T(T(1) - T(x * x)))); }  // dy / (1 - x^2)
+
+// e^x - 1; TF's gradient is dy * exp(x) (not dy * (y + 1)).
+template <class T> PFT_HD T expm1(T x) { return T(std::expm1(re(x))); }
+template <class T> PFT_HD T expm1_grad(T x, T, T dy) { return T(dy * T(std::exp(re(x)))); }
+// softplus (above); TF's gradient is dy * sigmoid(x).
+template <class T> PFT_HD T softplus_grad(T x, T, T dy) { return T(dy * sigmoid(re(x))); }
+// x / (|x| + 1); TF's SoftsignGrad: dy / (|x| + 1)^2.
+template <class T>
+PFT_HD T softsign(T x) {
+  const T a = T((x < T(0) ? T(-x) : x) + T(1));
+  return T(x / a);
+}
+template <class T>
+PFT_HD T softsign_grad(T x, T, T dy) {
+  const T a = T((x < T(0) ? T(-x) : x) + T(1));
+  return T(dy / T(a * a));
+}
+// erf / erfc; gradients dy * (+-2/sqrt(pi)) * exp(-x^2), in TF's order: (dy * c) * exp(-square(x)).
+template <class T> PFT_HD T erf(T x) { return T(std::erf(re(x))); }
+template <class T>
+PFT_HD T erf_grad(T x, T, T dy) {
+  return T(T(dy * T(1.1283791670955126)) * T(std::exp(re(T(-T(x * x))))));
+}
+template <class T> PFT_HD T erfc(T x) { return T(std::erfc(re(x))); }
+template <class T>
+PFT_HD T erfc_grad(T x, T, T dy) {
+  return T(T(dy * T(-1.1283791670955126)) * T(std::exp(re(T(-T(x * x))))));
+}
+// Rounding. TF registers no gradient for them (None): the glue records no gradient (csrc/ops/elementwise.cpp,
+// unary_backward); the _grad formulas exist for Unary<> and are never called. round and rint are TF's
+// half-to-even rounding (Eigen's rint); round of an integer is the integer (TF's Round has integer kernels).
+template <class T> PFT_HD T floor(T x) { return T(std::floor(re(x))); }
+template <class T> PFT_HD T floor_grad(T, T, T) { return T(0); }
+template <class T> PFT_HD T ceil(T x) { return T(std::ceil(re(x))); }
+template <class T> PFT_HD T ceil_grad(T, T, T) { return T(0); }
+template <class T>
+PFT_HD T round(T x) {
+  if constexpr (std::is_floating_point<T>::value) return T(std::rint(x));
+  else return x;
+}
+template <class T> PFT_HD T round_grad(T, T, T) { return T(0); }
+template <class T> PFT_HD T rint(T x) { return T(std::rint(re(x))); }
+template <class T> PFT_HD T rint_grad(T, T, T) { return T(0); }
+// TF's reciprocal_no_nan is div_no_nan(1, x): 0 where x == 0. Its gradient, DivNoNan's for the divisor:
+// dy * div_no_nan(div_no_nan(-1, x), x).
+template <class T> PFT_HD T reciprocal_no_nan(T x) { return x == T(0) ? T(0) : T(T(1) / x); }
+template <class T>
+PFT_HD T reciprocal_no_nan_grad(T x, T, T dy) {
+  const T q = x == T(0) ? T(0) : T(T(T(-1) / x) / x);
+  return T(dy * q);
+}
+
+// ---- the binary arithmetic ops beyond + - * / pow max min (PFT_BINARY_OPS) ---------------------------
+// Integer division by zero never reaches these: the glue raises TF's "Integer division by zero" first.
+// atan2(y, x) (TF's argument order).
+template <class T> PFT_HD T atan2(T y, T x) { return T(std::atan2(re(y), re(x))); }
+// Python's floor division: floor(x / y) for floats (TF's floor_div_real); for integers the truncated quotient
+// minus one where there is a remainder and the signs differ (TF's google_floor_div). min // -1 wraps to min.
+template <class T>
+PFT_HD T floordiv(T x, T y) {
+  if constexpr (is_wrapping_int<T>) {
+    const T z = safe_div(x, y);
+    return (wrap_mul(z, y) != x && ((x < T(0)) != (y < T(0)))) ? wrap_sub(z, T(1)) : z;
+  } else {
+    return T(std::floor(re(T(x / y))));
+  }
+}
+// The remainder of floordiv, with the divisor's sign (TF's google_floor_mod / google_floor_fmod).
+template <class T>
+PFT_HD T floormod(T x, T y) {
+  T r;
+  if constexpr (is_wrapping_int<T>) {
+    r = (y == T(0) || y == T(-1)) ? T(0) : T(x % y);  // % by -1 would trap for the minimum
+  } else {
+    r = T(std::fmod(re(x), re(y)));
+  }
+  return (r != T(0) && ((y < T(0)) != (r < T(0)))) ? T(r + y) : r;
+}
+// C's division: the quotient rounded toward zero (integers: the truncated quotient; floats: trunc(x / y)).
+template <class T>
+PFT_HD T truncatediv(T x, T y) {
+  if constexpr (is_wrapping_int<T>) return safe_div(x, y);
+  else return T(std::trunc(re(T(x / y))));
+}
+// (x - y)^2, wrapping for integers.
+template <class T>
+PFT_HD T squared_difference(T x, T y) {
+  const T d = wrap_sub(x, y);
+  return wrap_mul(d, d);
+}
+// x / y, 0 where y == 0 (TF's div_no_nan: even for x NaN or infinite). Integers are divided as float64 by the glue.
+template <class T> PFT_HD T divide_no_nan(T x, T y) { return y == T(0) ? T(0) : safe_div(x, y); }
+// x * log(y), 0 where x == 0 (TF's xlogy_op); x / y, 0 where x == 0 (xdivy_op).
+template <class T> PFT_HD T xlogy(T x, T y) { return x == T(0) ? T(0) : T(x * T(std::log(re(y)))); }
+template <class T> PFT_HD T xdivy(T x, T y) { return x == T(0) ? T(0) : safe_div(x, y); }
+
+// ---- the predicates (PFT_PREDICATE_OPS): bool out = <stem>(x) ------------------------------------------
+template <class T> PFT_HD bool is_nan(T x) { return x != x; }
+template <class T>
+PFT_HD bool is_inf(T x) {
+  if constexpr (std::is_floating_point<T>::value) {
+    return x == std::numeric_limits<T>::infinity() || x == -std::numeric_limits<T>::infinity();
+  } else {
+    return false;
+  }
+}
+template <class T> PFT_HD bool is_finite(T x) { return !is_nan(x) && !is_inf(x); }
+template <class T> PFT_HD bool logical_not(T x) { return !bool(x); }
+
 // ---- the activations fused into dense (PFT_ACTIVATIONS): y = activate(a, z), dz from y ---------------
 template <class T> PFT_HD T linear(T z) { return z; }
 template <class T> PFT_HD T linear_activation_grad(T, T dy) { return dy; }

@@ -72,6 +72,31 @@ void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int6
   PFT_LAUNCH_CHECK();
 }
 
+// ---- predicates (bool out) -------------------------------------------------------------------------
+template <PredicateOp Op, class T>
+__global__ void predicate_forward_kernel(bool* out, const T* x, int64_t n) {
+  PFT_GRID_STRIDE(i, n) {
+#define PFT_CASE(E, stem) \
+  if constexpr (Op == PredicateOp::E) out[i] = math::stem(x[i]);
+    PFT_PREDICATE_OPS(PFT_CASE)
+#undef PFT_CASE
+  }
+}
+
+template <class T>
+void predicate_forward(PredicateOp op, bool* out, const T* x, int64_t n) {
+  if (n == 0) return;
+  switch (op) {
+#define PFT_CASE(E, ...)                                                                                   \
+  case PredicateOp::E:                                                                                     \
+    predicate_forward_kernel<PredicateOp::E><<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(out, x, n); \
+    break;
+    PFT_PREDICATE_OPS(PFT_CASE)
+#undef PFT_CASE
+  }
+  PFT_LAUNCH_CHECK();
+}
+
 // ---- broadcasting ----------------------------------------------------------------------------------
 // Element offsets of K operands for output element idx: idx is split into plan coordinates from the
 // last dimension; the first dimension takes the remaining quotient (no division), so a fully collapsed
@@ -114,6 +139,17 @@ __device__ __forceinline__ auto binary_apply(T x, T y) {
     if constexpr (std::is_same<T, bool>::value) return bool(x && y);
     else return math::minimum(x, y);
   }
+  else if constexpr (Op == BinaryOp::Atan2) return math::atan2(x, y);
+  else if constexpr (Op == BinaryOp::FloorDiv) return math::floordiv(x, y);
+  else if constexpr (Op == BinaryOp::FloorMod) return math::floormod(x, y);
+  else if constexpr (Op == BinaryOp::TruncateDiv) return math::truncatediv(x, y);
+  else if constexpr (Op == BinaryOp::SquaredDifference) return math::squared_difference(x, y);
+  else if constexpr (Op == BinaryOp::DivNoNan) return math::divide_no_nan(x, y);
+  else if constexpr (Op == BinaryOp::Xlogy) return math::xlogy(x, y);
+  else if constexpr (Op == BinaryOp::Xdivy) return math::xdivy(x, y);
+  else if constexpr (Op == BinaryOp::LogicalAnd) return bool(x && y);
+  else if constexpr (Op == BinaryOp::LogicalOr) return bool(x || y);
+  else if constexpr (Op == BinaryOp::LogicalXor) return bool(x != y);
   else if constexpr (Op == BinaryOp::Less) return bool(x < y);
   else if constexpr (Op == BinaryOp::LessEqual) return bool(x <= y);
   else if constexpr (Op == BinaryOp::Greater) return bool(x > y);
@@ -155,6 +191,9 @@ void binary_forward(BinaryOp op, R* out, const T* a, const T* b, const Broadcast
       switch (op) {
         case BinaryOp::Maximum: return launch_binary<BinaryOp::Maximum>(out, a, b, p);
         case BinaryOp::Minimum: return launch_binary<BinaryOp::Minimum>(out, a, b, p);
+        case BinaryOp::LogicalAnd: return launch_binary<BinaryOp::LogicalAnd>(out, a, b, p);
+        case BinaryOp::LogicalOr: return launch_binary<BinaryOp::LogicalOr>(out, a, b, p);
+        case BinaryOp::LogicalXor: return launch_binary<BinaryOp::LogicalXor>(out, a, b, p);
         default: break;
       }
     }
@@ -167,6 +206,14 @@ void binary_forward(BinaryOp op, R* out, const T* a, const T* b, const Broadcast
       case BinaryOp::Pow: return launch_binary<BinaryOp::Pow>(out, a, b, p);
       case BinaryOp::Maximum: return launch_binary<BinaryOp::Maximum>(out, a, b, p);
       case BinaryOp::Minimum: return launch_binary<BinaryOp::Minimum>(out, a, b, p);
+      case BinaryOp::Atan2: return launch_binary<BinaryOp::Atan2>(out, a, b, p);
+      case BinaryOp::FloorDiv: return launch_binary<BinaryOp::FloorDiv>(out, a, b, p);
+      case BinaryOp::FloorMod: return launch_binary<BinaryOp::FloorMod>(out, a, b, p);
+      case BinaryOp::TruncateDiv: return launch_binary<BinaryOp::TruncateDiv>(out, a, b, p);
+      case BinaryOp::SquaredDifference: return launch_binary<BinaryOp::SquaredDifference>(out, a, b, p);
+      case BinaryOp::DivNoNan: return launch_binary<BinaryOp::DivNoNan>(out, a, b, p);
+      case BinaryOp::Xlogy: return launch_binary<BinaryOp::Xlogy>(out, a, b, p);
+      case BinaryOp::Xdivy: return launch_binary<BinaryOp::Xdivy>(out, a, b, p);
       default: break;
     }
   }

@@ -58,6 +58,10 @@ from ._core import (  # noqa: E402  hot ops: re-exported directly, no Python fra
     not_equal, one_hot, pow, reduce_max, reduce_mean, reduce_min, reduce_sum, reshape, sigmoid, sign,
     softmax, sqrt, square, stop_gradient, subtract, tanh, transpose, where, reciprocal, rsqrt,
 )
+from ._core import (  # noqa: E402  math ops TF 2 also exports at the top level
+    acos, acosh, asin, asinh, atan, atan2, atanh, cos, cosh, floor, logical_and, logical_not, logical_or, round,
+    sin, sinh, tan, truncatediv,
+)
 from .dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: E402
 from .ops import constant, convert_to_tensor, fill, ones, ones_like, range, zeros, zeros_like  # noqa: E402
 from .tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: E402
@@ -105,6 +109,8 @@ __all__ = [
     "reshape", "sigmoid", "sign", "sqrt", "square", "stop_gradient", "subtract", "tanh", "transpose",
     "where", "truediv", "math", "nn", "keras", "random", "errors", "config", "test", "function", "clip_by_value",
     "expand_dims", "squeeze", "from_dlpack", "experimental", "device", "boolean_mask",
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cos", "cosh", "floor", "logical_and",
+    "logical_not", "logical_or", "round", "sin", "sinh", "tan", "truncatediv",
     "linalg", "einsum", "norm", "tensordot", "debugging", "add_n", "argsort", "cumprod", "cumsum", "reduce_all",
     "reduce_any", "reduce_logsumexp", "reduce_prod", "sort", "assert_equal", "assert_greater", "assert_less",
     "assert_rank", "case", "cond", "map_fn", "numpy_function", "py_function", "vectorized_map", "while_loop", "print",

@@ -1,13 +1,21 @@
 """``tf.math``: aliases of the top-level math ops."""
 from ._core import (  # noqa: F401
-    abs, add, argmax, argmin, divide, equal, exp, greater, greater_equal, less, less_equal, log,
-    log1p, log_softmax, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, reduce_max,
-    reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign, softmax, sqrt, square, subtract, tanh,
+    abs, acos, acosh, add, argmax, argmin, asin, asinh, atan, atan2, atanh, ceil, cos, cosh, divide,
+    divide_no_nan, equal, erf, erfc, exp, expm1, floor, floordiv, floormod, greater, greater_equal, is_finite,
+    is_inf, is_nan, less, less_equal, log, log1p, log_softmax, logical_and, logical_not, logical_or,
+    logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, reciprocal_no_nan,
+    reduce_max, reduce_mean, reduce_min, reduce_sum, rint, round, rsqrt, sigmoid, sign, sin, sinh, softmax,
+    softplus, softsign, sqrt, square, squared_difference, subtract, tan, tanh, truncatediv, xdivy, xlogy,
 )
 
 truediv = divide
+mod = floormod  # TF: tf.math.mod is FloorMod
 
-__all__ = ["abs", "add", "argmax", "argmin", "divide", "equal", "exp", "greater", "greater_equal", "less",
-           "less_equal", "log", "log1p", "log_softmax", "maximum", "minimum", "multiply", "negative", "not_equal", "pow",
-           "reciprocal", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "rsqrt", "sigmoid", "sign",
-           "softmax", "sqrt", "square", "subtract", "tanh", "truediv"]
+__all__ = ["abs", "acos", "acosh", "add", "argmax", "argmin", "asin", "asinh", "atan", "atan2", "atanh", "ceil",
+           "cos", "cosh", "divide", "divide_no_nan", "equal", "erf", "erfc", "exp", "expm1", "floor", "floordiv",
+           "floormod", "greater", "greater_equal", "is_finite", "is_inf", "is_nan", "less", "less_equal", "log",
+           "log1p", "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "maximum", "minimum",
+           "mod", "multiply", "negative", "not_equal", "pow", "reciprocal", "reciprocal_no_nan", "reduce_max",
+           "reduce_mean", "reduce_min", "reduce_sum", "rint", "round", "rsqrt", "sigmoid", "sign", "sin", "sinh",
+           "softmax", "softplus", "softsign", "sqrt", "square", "squared_difference", "subtract", "tan", "tanh",
+           "truediv", "truncatediv", "xdivy", "xlogy"]

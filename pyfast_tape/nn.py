@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from . import _core
-from ._core import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from ._core import log_softmax, relu, sigmoid, softmax, softplus, softsign, tanh  # noqa: F401
 
 
 def softmax_cross_entropy_with_logits(labels: Any, logits: Any, axis: int = -1,
@@ -31,5 +31,6 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any, logits: Any,
         raise type(e)(f"sparse_softmax_cross_entropy_with_logits: {e}") from None
 
 
-__all__ = ["log_softmax", "relu", "sigmoid", "softmax", "tanh", "softmax_cross_entropy_with_logits",
+__all__ = ["log_softmax", "relu", "sigmoid", "softmax", "softplus", "softsign", "tanh",
+           "softmax_cross_entropy_with_logits",
            "sparse_softmax_cross_entropy_with_logits"]

@@ -83,6 +83,13 @@ UNARY = [
     ("log1p", tf.math.log1p, (-0.9, 3.0)),
     ("tanh", tf.tanh, None), ("sigmoid", tf.sigmoid, (-30.0, 30.0)), ("relu", tf.nn.relu, None),
     ("sign", tf.sign, None), ("reciprocal", tf.math.reciprocal, (0.2, 3.0)), ("rsqrt", tf.math.rsqrt, (0.2, 3.0)),
+    ("sin", tf.math.sin, None), ("cos", tf.math.cos, None), ("tan", tf.math.tan, (-1.3, 1.3)),
+    ("asin", tf.math.asin, (-0.95, 0.95)), ("acos", tf.math.acos, (-0.95, 0.95)), ("atan", tf.math.atan, None),
+    ("sinh", tf.math.sinh, None), ("cosh", tf.math.cosh, None), ("asinh", tf.math.asinh, None),
+    ("acosh", tf.math.acosh, (1.1, 4.0)), ("atanh", tf.math.atanh, (-0.9, 0.9)), ("expm1", tf.math.expm1, None),
+    ("softplus", tf.math.softplus, (-20.0, 20.0)), ("softsign", tf.math.softsign, None), ("erf", tf.math.erf, None),
+    ("erfc", tf.math.erfc, None), ("floor", tf.math.floor, None), ("ceil", tf.math.ceil, None),
+    ("round", tf.math.round, None), ("rint", tf.math.rint, None), ("reciprocal_no_nan", tf.math.reciprocal_no_nan, None),
 ]
 
 
@@ -101,7 +108,11 @@ def test_unary_int(fn, dtype):
 
 SHAPES = [((3, 4), (4,)), ((2, 1, 5), (3, 1)), ((), (3,)), ((1000, 33), (1000, 33)), ((0, 3), (3,))]
 BINARY = [("add", tf.add), ("subtract", tf.subtract), ("multiply", tf.multiply), ("divide", tf.divide),
-          ("maximum", tf.maximum), ("minimum", tf.minimum)]
+          ("maximum", tf.maximum), ("minimum", tf.minimum),
+          ("atan2", tf.math.atan2), ("floordiv", tf.math.floordiv), ("floormod", tf.math.floormod),
+          ("truncatediv", tf.math.truncatediv), ("squared_difference", tf.math.squared_difference),
+          ("divide_no_nan", tf.math.divide_no_nan), ("xlogy", lambda x, y: tf.math.xlogy(x, tf.abs(y) + 0.5)),
+          ("xdivy", tf.math.xdivy)]
 COMPARE = [tf.less, tf.less_equal, tf.greater, tf.greater_equal, tf.equal, tf.not_equal]
 
 

@@ -160,6 +160,19 @@ void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int6
   }
 }
 
+template <class T>
+void predicate_forward(PredicateOp op, bool* out, const T* x, int64_t n) {
+  switch (op) {  // formulas: csrc/math.h
+#define PFT_CASE(E, stem)                                                       \
+  case PredicateOp::E:                                                          \
+    return parallel_range(n, [&](int64_t b, int64_t e) {                        \
+      for (int64_t i = b; i < e; i++) out[i] = math::stem(x[i]);                \
+    });
+    PFT_PREDICATE_OPS(PFT_CASE)
+#undef PFT_CASE
+  }
+}
+
 // The inner loop is specialised on the operand strides (1/0) so the common cases vectorise.
 template <class T, class R, class F>
 static void binary_loop(R* out, const T* a, const T* b, const BroadcastPlan& p, F f) {
@@ -203,6 +216,9 @@ void binary_forward(BinaryOp op, R* out, const T* a, const T* b, const Broadcast
       switch (op) {
         case BinaryOp::Maximum: return binary_loop(out, a, b, p, [](T x, T y) { return x || y; });
         case BinaryOp::Minimum: return binary_loop(out, a, b, p, [](T x, T y) { return x && y; });
+        case BinaryOp::LogicalAnd: return binary_loop(out, a, b, p, [](T x, T y) { return x && y; });
+        case BinaryOp::LogicalOr: return binary_loop(out, a, b, p, [](T x, T y) { return x || y; });
+        case BinaryOp::LogicalXor: return binary_loop(out, a, b, p, [](T x, T y) { return x != y; });
         default: break;
       }
     }
@@ -215,6 +231,15 @@ void binary_forward(BinaryOp op, R* out, const T* a, const T* b, const Broadcast
       case BinaryOp::Pow: return binary_loop(out, a, b, p, [](T x, T y) { return pow_elem(x, y); });
       case BinaryOp::Maximum: return binary_loop(out, a, b, p, [](T x, T y) { return math::maximum(x, y); });
       case BinaryOp::Minimum: return binary_loop(out, a, b, p, [](T x, T y) { return math::minimum(x, y); });
+      case BinaryOp::Atan2: return binary_loop(out, a, b, p, [](T x, T y) { return math::atan2(x, y); });
+      case BinaryOp::FloorDiv: return binary_loop(out, a, b, p, [](T x, T y) { return math::floordiv(x, y); });
+      case BinaryOp::FloorMod: return binary_loop(out, a, b, p, [](T x, T y) { return math::floormod(x, y); });
+      case BinaryOp::TruncateDiv: return binary_loop(out, a, b, p, [](T x, T y) { return math::truncatediv(x, y); });
+      case BinaryOp::SquaredDifference:
+        return binary_loop(out, a, b, p, [](T x, T y) { return math::squared_difference(x, y); });
+      case BinaryOp::DivNoNan: return binary_loop(out, a, b, p, [](T x, T y) { return math::divide_no_nan(x, y); });
+      case BinaryOp::Xlogy: return binary_loop(out, a, b, p, [](T x, T y) { return math::xlogy(x, y); });
+      case BinaryOp::Xdivy: return binary_loop(out, a, b, p, [](T x, T y) { return math::xdivy(x, y); });
       default: break;
     }
   }

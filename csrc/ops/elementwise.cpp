@@ -77,6 +77,13 @@ static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
   const TensorPtr& x = e.in[0];
   const TensorPtr& y = e.out;
   const UnaryOp op = UnaryOp(e.attr[0]);
+  switch (op) {  // TF registers no gradient (None) for the rounding ops: din stays null
+    case UnaryOp::Floor:
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
+    case UnaryOp::Rint: return;
+    default: break;
+  }
   if (!outer_tape_records(e, dy) && dy->shape == x->shape && dy->dtype == x->dtype && dy->device() == x->device()) {
     // One fused kernel (the same float operations as the composition below, which an outer tape needs).
     auto dx = empty(x->dtype, x->shape, x->device());
@@ -105,13 +112,55 @@ static void unary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr*
     case UnaryOp::Sign: din[0] = zeros_like(x); break;                            // piecewise constant
     case UnaryOp::Reciprocal: din[0] = neg(mul(dy, mul(y, y))); break;            // y = 1/x: -dy y^2
     case UnaryOp::Rsqrt: din[0] = mul_scalar(mul(dy, mul(y, mul(y, y))), -0.5); break;  // -0.5 dy y^3
+    // TF's math_grad.py / nn_grad.py, operation by operation (the formulas in csrc/math.h do the same):
+    case UnaryOp::Sin: din[0] = mul(dy, unary(UnaryOp::Cos, x)); break;             // dy cos x
+    case UnaryOp::Cos: din[0] = mul(neg(dy), unary(UnaryOp::Sin, x)); break;        // -dy sin x
+    case UnaryOp::Tan:                                                               // sec(x)^2 dy
+      din[0] = mul(unary(UnaryOp::Square, unary(UnaryOp::Reciprocal, unary(UnaryOp::Cos, x))), dy);
+      break;
+    case UnaryOp::Asin:                                                              // dy / sqrt(1 - x^2)
+      din[0] = mul(dy, unary(UnaryOp::Reciprocal, unary(UnaryOp::Sqrt, sub(ones_like(x), unary(UnaryOp::Square, x)))));
+      break;
+    case UnaryOp::Acos:                                                              // -dy / sqrt(1 - x^2)
+      din[0] = mul(neg(dy),
+                   unary(UnaryOp::Reciprocal, unary(UnaryOp::Sqrt, sub(ones_like(x), unary(UnaryOp::Square, x)))));
+      break;
+    case UnaryOp::Atan:                                                              // dy / (x^2 + 1)
+      din[0] = mul(dy, unary(UnaryOp::Reciprocal, add_scalar(unary(UnaryOp::Square, x), 1.0)));
+      break;
+    case UnaryOp::Sinh: din[0] = mul(dy, unary(UnaryOp::Cosh, x)); break;           // dy cosh x
+    case UnaryOp::Cosh: din[0] = mul(dy, unary(UnaryOp::Sinh, x)); break;           // dy sinh x
+    case UnaryOp::Asinh: din[0] = div(dy, unary(UnaryOp::Cosh, y)); break;          // dy / cosh y
+    case UnaryOp::Acosh: din[0] = div(dy, unary(UnaryOp::Sinh, y)); break;          // dy / sinh y
+    case UnaryOp::Atanh:                                                             // dy / (1 - x^2)
+      din[0] = mul(dy, unary(UnaryOp::Reciprocal, sub(ones_like(x), unary(UnaryOp::Square, x))));
+      break;
+    case UnaryOp::Expm1: din[0] = mul(dy, unary(UnaryOp::Exp, x)); break;          // dy e^x
+    case UnaryOp::Softplus: din[0] = mul(dy, unary(UnaryOp::Sigmoid, x)); break;   // dy sigmoid(x)
+    case UnaryOp::Softsign:                                                          // dy / (|x| + 1)^2
+      din[0] = div(dy, unary(UnaryOp::Square, add_scalar(unary(UnaryOp::Abs, x), 1.0)));
+      break;
+    case UnaryOp::Erf:                                                               // dy 2/sqrt(pi) e^(-x^2)
+    case UnaryOp::Erfc:                                                              // -dy 2/sqrt(pi) e^(-x^2)
+      din[0] = mul(mul_scalar(dy, op == UnaryOp::Erf ? 1.1283791670955126 : -1.1283791670955126),
+                   unary(UnaryOp::Exp, neg(unary(UnaryOp::Square, x))));
+      break;
+    case UnaryOp::ReciprocalNoNan: {  // div_no_nan(1, x): dy * div_no_nan(div_no_nan(-1, x), x)
+      auto minus_one = full(x->dtype, Shape{}, -1.0, x->device());
+      din[0] = mul(dy, binary(BinaryOp::DivNoNan, binary(BinaryOp::DivNoNan, minus_one, x), x));
+      break;
+    }
+    case UnaryOp::Floor:
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
+    case UnaryOp::Rint: break;  // no gradient (returned above)
   }
 }
 
 // ---- binary ------------------------------------------------------------------------------------------
 static void binary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
 static const OpDef kBinary[] = {  // the arithmetic ops; comparisons are not differentiable (no OpDef)
-#define PFT_ROW(E, stem) {#stem, binary_backward},
+#define PFT_ROW(E, stem, ...) {#stem, binary_backward},
     PFT_BINARY_OPS(PFT_ROW)
 #undef PFT_ROW
 };
@@ -122,13 +171,32 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
     const Device d = op_device(name, {a.get(), b.get()});
     return binary(op, to_device(a, d), to_device(b, d));
   }
+  if (is_logical(op) && (a->dtype != DType::Bool || b->dtype != DType::Bool))
+    throw TypeError(std::string(name) + ": expects bool inputs, got " + describe(*a) + " and " + describe(*b) +
+                    " (use a comparison or tf.cast(x, tf.bool))");
   if (a->dtype != b->dtype)
     throw InvalidArgument(std::string(name) + ": dtype mismatch, x is " + describe(*a) + " and y is " + describe(*b) +
                           " (no implicit promotion); cast one with tf.cast so both have the same dtype");
   const bool cmp = is_comparison(op);
-  if (a->dtype == DType::Bool && !(cmp && (op == BinaryOp::Equal || op == BinaryOp::NotEqual)))
+  if (a->dtype == DType::Bool && !is_logical(op) && !(cmp && (op == BinaryOp::Equal || op == BinaryOp::NotEqual)))
     throw TypeError(std::string(name) + ": unsupported dtype bool (inputs " + describe(*a) + ", " + describe(*b) +
                     "); cast to a numeric dtype first");
+  if (binary_float_only(op) && !is_floating(a->dtype))
+    throw TypeError(std::string(name) + ": unsupported dtype " + dtype_name(a->dtype) + " (inputs " + describe(*a) +
+                    ", " + describe(*b) + "); cast them first, e.g. tf.cast(x, tf.float32)");
+  if (op == BinaryOp::DivNoNan && is_integer(a->dtype))  // TF: integers are divided as float64 (its truediv table)
+    return binary(op, cast(a, DType::Float64), cast(b, DType::Float64));
+  if ((op == BinaryOp::FloorDiv || op == BinaryOp::FloorMod || op == BinaryOp::TruncateDiv) && is_integer(a->dtype)) {
+    bool zero = dispatch_all(b->dtype, [&](auto tag) {  // TF checks every divisor before it divides
+      using T = decltype(tag);
+      const TensorPtr hb = host_copy(b);
+      const T* p = hb->data<T>();
+      for (int64_t i = 0; i < b->numel; i++)
+        if (p[i] == T(0)) return true;
+      return false;
+    });
+    if (zero) throw InvalidArgument(std::string(name) + ": Integer division by zero (divisor " + describe(*b) + ")");
+  }
   if (op == BinaryOp::Pow && is_integer(a->dtype)) {
     // TF: "Integers to negative integer powers are not allowed"
     bool neg_exp = dispatch_all(b->dtype, [&](auto tag) {
@@ -197,10 +265,69 @@ static void binary_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr
       if (nb) db = where(xmask, zero, dy);
       break;
     }
+    case BinaryOp::Atan2: {  // z = atan2(a = y, b = x): g = dy / (x^2 + y^2); da = x g, db = -y g
+      auto g = div(dy, add(unary(UnaryOp::Square, b), unary(UnaryOp::Square, a)));
+      if (na) da = mul(b, g);
+      if (nb) db = mul(neg(a), g);
+      break;
+    }
+    case BinaryOp::FloorMod:  // z = a - floor(a / b) b: da = dy, db = dy * -floordiv(a, b)
+      if (na) da = dy;
+      if (nb) db = mul(dy, neg(binary(BinaryOp::FloorDiv, a, b)));
+      break;
+    case BinaryOp::SquaredDifference: {  // z = (a - b)^2: g = (2 dy) (a - b); da = g, db = -g
+      auto g = mul(mul_scalar(dy, 2.0), sub(a, b));
+      if (na) da = g;
+      if (nb) db = neg(g);
+      break;
+    }
+    case BinaryOp::DivNoNan:  // da = div_no_nan(dy, b), db = dy * div_no_nan(div_no_nan(-a, b), b)
+      if (na) da = binary(BinaryOp::DivNoNan, dy, b);
+      if (nb) db = mul(dy, binary(BinaryOp::DivNoNan, binary(BinaryOp::DivNoNan, neg(a), b), b));
+      break;
+    case BinaryOp::Xlogy:  // da = xlogy(a != 0, b) dy, db = xdivy(a, b) dy
+    case BinaryOp::Xdivy: {  // da = xdivy(a != 0, b) dy, db = xdivy(-a, b^2) dy
+      const BinaryOp op = BinaryOp(e.attr[0]);
+      if (na) {
+        auto nonzero = cast(binary(BinaryOp::NotEqual, a, zeros_like(a)), a->dtype);
+        da = mul(binary(op, nonzero, b), dy);
+      }
+      if (nb) {
+        db = op == BinaryOp::Xlogy ? mul(binary(BinaryOp::Xdivy, a, b), dy)
+                                   : mul(binary(BinaryOp::Xdivy, neg(a), unary(UnaryOp::Square, b)), dy);
+      }
+      break;
+    }
+    case BinaryOp::FloorDiv:     // TF registers None for both inputs: piecewise constant
+    case BinaryOp::TruncateDiv:  // likewise
     default: return;
   }
   if (na && da) din[0] = sum_to_shape(da, a->shape);
   if (nb && db) din[1] = sum_to_shape(db, b->shape);
+}
+
+// ---- predicates (bool out, not differentiable) ---------------------------------------------------------
+TensorPtr predicate(PredicateOp op, const TensorPtr& x) {
+  const char* name = predicate_name(op);
+  if (misplaced({x.get()})) return predicate(op, to_device(x, op_device(name, {x.get()})));
+  const bool logical = op == PredicateOp::LogicalNot;
+  if (logical ? x->dtype != DType::Bool : !is_floating(x->dtype))
+    throw TypeError(std::string(name) + ": unsupported dtype " + dtype_name(x->dtype) + " (input " + describe(*x) +
+                    (logical ? "); expects bool (use a comparison or tf.cast(x, tf.bool))"
+                             : "); expects float32 or float64"));
+  auto out = empty(DType::Bool, x->shape, x->device());
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    GILRelease nogil(x->numel >= kReleaseGILWork);
+    PFT_KERNEL_FOR(out->device(), predicate_forward<T>)(op, out->data<bool>(), x->data<T>(), x->numel);
+  };
+  switch (x->dtype) {
+    case DType::Float32: run(float{}); break;
+    case DType::Float64: run(double{}); break;
+    default: run(bool{}); break;
+  }
+  finish_op(nullptr, name, {x}, out);
+  return out;
 }
 
 TensorPtr mul_scalar(const TensorPtr& x, double s) { return mul(x, full(x->dtype, Shape{}, s, x->device())); }

@@ -73,6 +73,7 @@ uint32_t axes_mask(const char* op, const std::vector<int64_t>& axes, bool all, i
 // ---- elementwise.cpp ---------------------------------------------------------------------------------
 TensorPtr unary(UnaryOp op, const TensorPtr& x);
 TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b);
+TensorPtr predicate(PredicateOp op, const TensorPtr& x);  // is_nan, is_inf, is_finite, logical_not: bool out
 inline TensorPtr add(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Add, a, b); }
 inline TensorPtr sub(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Sub, a, b); }
 inline TensorPtr mul(const TensorPtr& a, const TensorPtr& b) { return binary(BinaryOp::Mul, a, b); }

@@ -12,11 +12,11 @@ namespace pft::python {
 #define UNARY_FN(pyname, OP)                                                                      \
   m.def(                                                                                          \
       pyname, [](py::handle x, py::handle) { return wrap_obj(ops::unary(OP, arg_tensor(x, pyname))); }, \
-      py::arg("x"), py::arg("name") = py::none())
+      py::arg(unary_arg_name(OP)), py::arg("name") = py::none())
 #define BINARY_FN(pyname, OP)                                                                       \
   m.def(                                                                                            \
       pyname, [](py::handle x, py::handle y, py::handle) { return wrap_obj(binary_any(OP, x.ptr(), y.ptr())); }, \
-      py::arg("x"), py::arg("y"), py::arg("name") = py::none())
+      py::arg(binary_arg_name(OP, 0)), py::arg(binary_arg_name(OP, 1)), py::arg("name") = py::none())
 
 
 void init_functions(py::module_& m) {
@@ -61,10 +61,17 @@ void init_functions(py::module_& m) {
 #define PFT_UNARY_BINDING(E, stem, ...) UNARY_FN(#stem, UnaryOp::E);
   PFT_UNARY_OPS(PFT_UNARY_BINDING)
 #undef PFT_UNARY_BINDING
-#define PFT_BINARY_BINDING(E, stem) BINARY_FN(#stem, BinaryOp::E);
+#define PFT_BINARY_BINDING(E, stem, ...) BINARY_FN(#stem, BinaryOp::E);
   PFT_BINARY_OPS(PFT_BINARY_BINDING)
   PFT_COMPARISON_OPS(PFT_BINARY_BINDING)
+  PFT_LOGICAL_OPS(PFT_BINARY_BINDING)
 #undef PFT_BINARY_BINDING
+#define PFT_PREDICATE_BINDING(E, stem)                                                                       \
+  m.def(                                                                                                     \
+      #stem, [](py::handle x, py::handle) { return wrap_obj(ops::predicate(PredicateOp::E, arg_tensor(x, #stem))); }, \
+      py::arg("x"), py::arg("name") = py::none());
+  PFT_PREDICATE_OPS(PFT_PREDICATE_BINDING)
+#undef PFT_PREDICATE_BINDING
   m.def(
       "cast", [](py::handle x, py::handle dtype, py::handle) {
         return wrap_obj(ops::cast(arg_tensor(x, "cast"), dtype_from_py(dtype)));
