@@ -352,6 +352,19 @@ TensorPtr empty(DType dt, const Shape& shape, Device dev) {
   return t;
 }
 
+TensorPtr empty_as(const TensorImpl& x, DType dt, Device dev) {
+  int64_t nbytes;
+  if (__builtin_mul_overflow(x.numel, int64_t(dtype_size(dt)), &nbytes) || nbytes > kMaxTensorBytes)
+    throw_bad_nbytes(dt, x.shape, nullptr);
+  auto t = new_impl();
+  t->id = next_tensor_id();
+  t->dtype = dt;
+  t->shape = x.shape;
+  t->numel = x.numel;
+  t->storage = alloc_storage(size_t(nbytes), dev);
+  return t;
+}
+
 TensorPtr alias(const TensorPtr& x, const Shape& shape) {
   auto t = new_impl();
   t->id = next_tensor_id();

@@ -145,6 +145,13 @@ struct Shape {
     return n;
   }
   [[noreturn]] void throw_bad_shape(const char* op) const;  // tensor.cpp
+  // The product of a shape already checked (a tensor's shape, or one made under check_shape): no overflow
+  // test, for hot paths. In order, a valid shape's partial products fit in int64 (see try_numel).
+  int64_t numel_valid() const {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= d[i];
+    return n;
+  }
   int64_t operator[](int i) const { return d[i]; }
   int64_t& operator[](int i) { return d[i]; }
   bool operator==(const Shape& o) const {
@@ -287,6 +294,8 @@ using TensorPtr = RcPtr<TensorImpl>;
 
 // Allocates an uninitialised contiguous tensor with a fresh id.
 TensorPtr empty(DType dt, const Shape& shape, Device dev = Device{});
+// The same, with x's shape: its element count is known valid, so only the byte count is checked (hot path).
+TensorPtr empty_as(const TensorImpl& x, DType dt, Device dev);
 // A new tensor (fresh id) sharing x's storage, with another shape of the same size (reshape, alias).
 TensorPtr alias(const TensorPtr& x, const Shape& shape);
 TensorPtr scalar(DType dt, double v, Device dev = Device{});

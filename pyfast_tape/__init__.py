@@ -87,14 +87,7 @@ from .control_flow import (  # noqa: E402
     vectorized_map, while_loop,
 )
 from .control_flow import print_ as print  # noqa: E402,A001  (tf.print; the builtin is untouched elsewhere)
-for _mod, _src, _names in (  # tf.math / tf.nn names whose home is reductions.py / nn_ops.py / linalg.py
-        (math, _reductions, _reductions.__all__), (nn, _nn_ops, _nn_ops.__all__),
-        (math, linalg, ["l2_normalize"]), (nn, linalg, ["l2_normalize"]), (nn, _reductions, ["top_k"])):
-    for _n in _names:
-        if not hasattr(_mod, _n):
-            setattr(_mod, _n, getattr(_src, _n))
-clip_by_norm, clip_by_global_norm = _nn_ops.clip_by_norm, _nn_ops.clip_by_global_norm
-linalg.global_norm = _nn_ops.global_norm
+from .nn_ops import clip_by_global_norm, clip_by_norm  # noqa: E402
 
 truediv = divide
 __version__ = "0.1.0"

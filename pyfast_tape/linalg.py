@@ -533,6 +533,8 @@ def tensordot(a: Any, b: Any, axes: Any, name: Optional[str] = None) -> Any:
     return einsum("".join(la) + "," + "".join(lb) + "->" + "".join(out), a, b)
 
 
-__all__ = ["adjoint", "band_part", "cholesky", "det", "diag", "diag_part", "eigh", "eigvalsh", "einsum", "eye", "inv",
+from .nn_ops import global_norm  # noqa: E402  (tf.linalg.global_norm; home: pyfast_tape/nn_ops.py)
+
+__all__ = ["global_norm", "adjoint", "band_part", "cholesky", "det", "diag", "diag_part", "eigh", "eigvalsh", "einsum", "eye", "inv",
            "l2_normalize", "logdet", "matmul", "matrix_transpose", "matvec", "norm", "qr", "slogdet", "solve", "svd",
            "tensordot", "trace"]

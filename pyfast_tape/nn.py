@@ -31,6 +31,16 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any, logits: Any,
         raise type(e)(f"sparse_softmax_cross_entropy_with_logits: {e}") from None
 
 
-__all__ = ["log_softmax", "relu", "sigmoid", "softmax", "softplus", "softsign", "tanh",
+from .nn_ops import (  # noqa: E402,F401  home: pyfast_tape/nn_ops.py
+    bias_add, dropout, elu, embedding_lookup, gelu, l2_loss, leaky_relu, moments, relu6, selu,
+    sigmoid_cross_entropy_with_logits, silu, swish, weighted_cross_entropy_with_logits,
+)
+from .reductions import top_k  # noqa: E402,F401
+from .linalg import l2_normalize  # noqa: E402,F401
+
+__all__ = ["bias_add", "dropout", "elu", "embedding_lookup", "gelu", "l2_loss", "leaky_relu", "moments", "relu6",
+           "selu", "sigmoid_cross_entropy_with_logits", "silu", "swish", "weighted_cross_entropy_with_logits",
+           "top_k", "l2_normalize",
+           "log_softmax", "relu", "sigmoid", "softmax", "softplus", "softsign", "tanh",
            "softmax_cross_entropy_with_logits",
            "sparse_softmax_cross_entropy_with_logits"]

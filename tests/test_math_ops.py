@@ -639,3 +639,27 @@ def test_variables_and_devices():
     assert_close(tf.math.atan2(v, 1.0), np.arctan2([0.5, -0.5], 1.0).astype(np.float32), dtype=np.float32)
     with tf.device("/CPU:0"):
         assert_close(tf.math.erf(v), _erf(np.float32([0.5, -0.5]).astype(np.float64)), dtype=np.float32)
+
+
+# ---- Python operators on tensors: // % & | ^ ~ (TF: floordiv, floormod, logical_and/or/xor/not) ---------------
+def test_operators_floordiv_mod_logical():
+    a = tf.constant([7, -7, 6])
+    np.testing.assert_array_equal((a // 2).numpy(), [3, -4, 3])
+    np.testing.assert_array_equal((a % 3).numpy(), [1, 2, 0])
+    np.testing.assert_array_equal((-7 // tf.constant(2)).numpy(), -4)
+    x = tf.constant([7.5, -7.5])
+    np.testing.assert_array_equal((x // 2.0).numpy(), [3.0, -4.0])
+    np.testing.assert_array_equal((x % 2.0).numpy(), [1.5, 0.5])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
+        a // 0
+    p, q = tf.constant([True, True, False]), tf.constant([True, False, False])
+    np.testing.assert_array_equal((p & q).numpy(), [True, False, False])
+    np.testing.assert_array_equal((p | q).numpy(), [True, True, False])
+    np.testing.assert_array_equal((p ^ q).numpy(), [False, True, False])
+    np.testing.assert_array_equal((~p).numpy(), [False, False, True])
+    with pytest.raises(TypeError, match="logical_and"):
+        tf.constant([1, 2]) & tf.constant([1, 0])
+    v = tf.Variable([4.0, 9.0])
+    with tf.GradientTape() as tape:
+        r = tf.reduce_sum(v % 2.5)
+    np.testing.assert_array_equal(tape.gradient(r, v).numpy(), [1.0, 1.0])

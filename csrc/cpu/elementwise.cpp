@@ -16,7 +16,7 @@ BroadcastPlan make_broadcast_plan(const Shape& out, const Shape* const* in, int 
   if (same) {
     BroadcastPlan p;
     p.ndim = 1;
-    p.numel = out.numel();
+    p.numel = out.numel_valid();  // out: the op checked it (broadcast_shapes)
     p.shape[0] = p.numel;
     for (int j = 0; j < 3; j++) p.stride[j][0] = p.numel == 1 ? 0 : 1;
     return p;
@@ -38,7 +38,7 @@ BroadcastPlan make_broadcast_plan(const Shape& out, const Shape* const* in, int 
   // Collapse: drop size-1 dims, merge dim i into the one before it when every operand is contiguous
   // across the pair (stride[i-1] == stride[i] * shape[i]; broadcast pairs are 0 == 0).
   BroadcastPlan p;
-  p.numel = out.numel();
+  p.numel = out.numel_valid();  // out: the op checked it (broadcast_shapes)
   for (int i = 0; i < full.ndim; i++) {
     if (full.shape[i] == 1) continue;
     if (p.ndim > 0) {

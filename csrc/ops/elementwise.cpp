@@ -61,7 +61,7 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
   if (x->dtype == DType::Bool || (unary_float_only(op) && !is_floating(x->dtype)))
     throw TypeError(std::string(name) + ": unsupported dtype " + dtype_name(x->dtype) + " (input " + describe(*x) +
                     "); cast it first, e.g. tf.cast(x, tf.float32)");
-  auto out = empty(x->dtype, x->shape, x->device());
+  auto out = empty_as(*x, x->dtype, x->device());
   dispatch_numeric(x->dtype, name, [&](auto tag) {
     using T = decltype(tag);
     GILRelease nogil(x->numel >= kReleaseGILWork);
@@ -209,8 +209,10 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
     });
     if (neg_exp) throw InvalidArgument("pow: integers to negative integer powers are not allowed (cast to float first)");
   }
-  Shape shape = a->shape == b->shape ? a->shape : broadcast_shapes(name, a->shape, b->shape);
-  auto out = empty(cmp ? DType::Bool : a->dtype, shape, a->device());
+  const bool same = a->shape == b->shape;
+  Shape shape = same ? a->shape : broadcast_shapes(name, a->shape, b->shape);
+  auto out = same ? empty_as(*a, cmp ? DType::Bool : a->dtype, a->device())
+                  : empty(cmp ? DType::Bool : a->dtype, shape, a->device());
   const Shape* ins[2] = {&a->shape, &b->shape};
   BroadcastPlan plan = make_broadcast_plan(shape, ins, 2);
   dispatch_all(a->dtype, [&](auto tag) {

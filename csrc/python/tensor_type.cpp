@@ -23,6 +23,11 @@ static PyObject* nb_matmul(PyObject* a, PyObject* b) {
   return wrap(ops::matmul(ta, tb, false, false));
   PFT_CATCH(nullptr)
 }
+static PyObject* nb_invert(PyObject* a) {  // TF: ~t is logical_not for bool tensors
+  PFT_TRY
+  return wrap(ops::predicate(PredicateOp::LogicalNot, to_tensor(a, -1, "logical_not")));
+  PFT_CATCH(nullptr)
+}
 template <UnaryOp OP>
 static PyObject* nb_unary(PyObject* a) {
   PFT_TRY
@@ -72,6 +77,12 @@ PyNumberMethods tensor_as_number = [] {
   m.nb_subtract = nb_binary<BinaryOp::Sub>;
   m.nb_multiply = nb_binary<BinaryOp::Mul>;
   m.nb_true_divide = nb_binary<BinaryOp::Div>;
+  m.nb_floor_divide = nb_binary<BinaryOp::FloorDiv>;  // TF: // is floordiv, % is floormod
+  m.nb_remainder = nb_binary<BinaryOp::FloorMod>;
+  m.nb_and = nb_binary<BinaryOp::LogicalAnd>;  // &, |, ^, ~ on bool tensors: TF's logical ops
+  m.nb_or = nb_binary<BinaryOp::LogicalOr>;
+  m.nb_xor = nb_binary<BinaryOp::LogicalXor>;
+  m.nb_invert = nb_invert;
   m.nb_power = nb_power;
   m.nb_matrix_multiply = nb_matmul;
   m.nb_negative = nb_unary<UnaryOp::Neg>;
