@@ -21,7 +21,8 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
                             "); reshape one operand so each dimension matches or is 1");
     out.d[i] = da == 1 ? db : da;
   }
-  check_shape(out, op);  // [2**32, 1] with [1, 2**32] has 2**64 elements
+  int64_t n;  // [2**32, 1] with [1, 2**32] has 2**64 elements (inline: every broadcasting op comes here)
+  if (!out.try_numel(&n)) out.throw_bad_shape(op);
   return out;
 }
 
