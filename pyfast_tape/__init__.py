@@ -118,3 +118,7 @@ from .array_ops import (  # noqa: E402,A001  (tf.slice: the builtin is untouched
 )
 from .linalg import eye  # noqa: E402
 __all__ += [_n for _n in _array_ops.__all__ + ["eye"] if _n not in __all__]
+from . import train, saved_model  # noqa: E402  (tf.train: Checkpoint, CheckpointManager, ...; tf.saved_model)
+if not hasattr(errors, "NotFoundError"):  # tf.errors.NotFoundError: what a missing checkpoint raises
+    errors.NotFoundError = train.NotFoundError  # type: ignore[attr-defined]
+__all__ += ["train", "saved_model"]

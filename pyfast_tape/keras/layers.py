@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from .. import _core
+from .. import checkpoint as _checkpoint
 from ..dtypes import as_dtype, float32
 from ..module import Module
 from ..variables import Variable
@@ -74,6 +75,8 @@ class Layer(Module):
         v._name = name or "variable"
         self._weights.append(v)
         self._trainable_flags.append(trainable)
+        if _checkpoint._PENDING:  # a checkpoint restored before this layer was built: its value applies now
+            _checkpoint._restore_deferred()
         return v
 
     def build(self, input_shape: Sequence[Optional[int]]) -> None:
@@ -92,6 +95,8 @@ class Layer(Module):
         if not self.built:
             self.build(tuple(inputs.shape))
             self.built = True
+            if _checkpoint._PENDING:  # variables a custom build made without add_weight
+                _checkpoint._restore_deferred()
         return self.call(inputs, *args, **kwargs)
 
     @property

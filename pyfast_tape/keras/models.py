@@ -155,6 +155,18 @@ class Model(Layer):
     def count_params(self) -> int:
         return int(sum(int(np.prod(tuple(v.shape))) for v in self.weights))
 
+    def save_weights(self, filepath: Any, overwrite: bool = True, max_shard_size: Any = None) -> None:
+        """Saves the weights (and the compiled optimizer's state): a ``.weights.h5`` path with h5py in Keras
+        3's layout, any other path as a pyfast_tape checkpoint prefix (see ``pyfast_tape.checkpoint``)."""
+        from ..checkpoint import save_weights
+        save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False, **kwargs: Any) -> Any:
+        """Loads what ``save_weights`` wrote; from a checkpoint prefix the model may still be unbuilt (its
+        weights are restored when they are created) and the load status is returned."""
+        from ..checkpoint import load_weights
+        return load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
     # ---- compile ---------------------------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None, metrics: Any = None,
                 weighted_metrics: Any = None, run_eagerly: bool = False, steps_per_execution: int = 1,

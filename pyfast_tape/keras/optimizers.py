@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import _core
+from .. import checkpoint as _checkpoint
 from ..dtypes import int64
 from ..variables import Variable
 
@@ -70,6 +71,8 @@ class Optimizer:
                     self._build_slots(v)
                     self._trainable_variables.append(v)
                     self._index[v._id] = position
+            if _checkpoint._PENDING:  # a checkpoint restored before the slots existed: their values apply now
+                _checkpoint._restore_deferred()
             self.built = True
 
     def _build_slots(self, v: Variable) -> None:
