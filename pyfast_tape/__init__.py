@@ -122,3 +122,5 @@ from . import train, saved_model  # noqa: E402  (tf.train: Checkpoint, Checkpoin
 if not hasattr(errors, "NotFoundError"):  # tf.errors.NotFoundError: what a missing checkpoint raises
     errors.NotFoundError = train.NotFoundError  # type: ignore[attr-defined]
 __all__ += ["train", "saved_model"]
+from . import image, summary, profiler  # noqa: E402
+__all__ += ["image", "summary", "profiler"]
