@@ -761,15 +761,9 @@ def tensor_scatter_nd_min(tensor: Any, indices: Any, updates: Any, name: Optiona
     return _tensor_scatter_extremum("tensor_scatter_nd_min", np.minimum, tensor, indices, updates)
 
 
-def where(condition: Any, x: Any = None, y: Any = None, name: Optional[str] = None) -> Any:
-    """tf.where: with x and y, elements of x where `condition` else of y (broadcast); with neither, the
-    coordinates of the true (nonzero) elements of `condition`, an int64 tensor of shape [num_true, rank]."""
-    if x is None and y is None:
-        c = _t(condition)
-        return _out(np.argwhere(_np(c)).astype(np.int64), c)
-    if x is None or y is None:
-        raise ValueError("x and y must both be non-None or both be None.")
-    return _core.where(condition, x, y)
+# tf.where: the native op (with x and y, the elementwise select; with neither, the int64 coordinates of the
+# true elements: csrc/ops/elementwise.cpp where_indices). No Python frame per call.
+where = _core.where
 
 
 # ---- creation ------------------------------------------------------------------------------------------------

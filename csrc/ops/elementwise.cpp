@@ -342,6 +342,35 @@ TensorPtr ones_like(const TensorPtr& x) { return full(x->dtype, x->shape, 1.0, x
 static void where_backward(const TapeEntry& e, const TensorPtr* dout, TensorPtr* din);
 static const OpDef kWhere = {"where", where_backward};
 
+TensorPtr where_indices(const TensorPtr& c) {
+  const TensorPtr h = host_copy(c);
+  const int nd = h->ndim();
+  int64_t count = 0;
+  dispatch_all(h->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = h->data<T>();
+    for (int64_t i = 0; i < h->numel; i++) count += p[i] != T(0);
+  });
+  Shape os{count, int64_t(nd)};
+  auto out = empty(DType::Int64, os);
+  int64_t* o = out->data<int64_t>();
+  dispatch_all(h->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = h->data<T>();
+    for (int64_t i = 0; i < h->numel; i++) {
+      if (p[i] == T(0)) continue;
+      int64_t r = i;
+      for (int k = nd - 1; k >= 0; k--) {  // row-major coordinates of element i
+        o[k] = r % h->shape.d[k];
+        r /= h->shape.d[k];
+      }
+      o += nd;
+    }
+  });
+  finish_op(nullptr, "where", {c}, out);  // not differentiable: never recorded
+  return c->device() == out->device() ? out : to_device(out, c->device());
+}
+
 TensorPtr where(const TensorPtr& c, const TensorPtr& x, const TensorPtr& y) {
   if (c->dtype != DType::Bool)
     throw TypeError("where: condition must be a bool tensor, got " + describe(*c) + " (use a comparison or tf.cast(c, tf.bool))");

@@ -83,6 +83,9 @@ inline TensorPtr neg(const TensorPtr& x) { return unary(UnaryOp::Neg, x); }
 TensorPtr mul_scalar(const TensorPtr& x, double s);
 TensorPtr add_scalar(const TensorPtr& x, double s);
 TensorPtr where(const TensorPtr& cond, const TensorPtr& x, const TensorPtr& y);
+// where(cond) with one argument: the int64 [num_true, rank] coordinates of cond's true (non-zero) elements,
+// in row-major order, on cond's device (found on the host).
+TensorPtr where_indices(const TensorPtr& cond);
 TensorPtr broadcast_to(const TensorPtr& x, const Shape& shape);
 // Sums a broadcast gradient back to `shape` (the inverse of broadcasting).
 TensorPtr sum_to_shape(const TensorPtr& g, const Shape& shape);

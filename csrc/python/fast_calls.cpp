@@ -40,8 +40,9 @@ static PyObject* fast_where(PyObject*, PyObject* const* args, Py_ssize_t nargs, 
   PyObject* a[4];
   if (!bind_args("where", names, 4, 1, args, nargs, kwnames, a)) return nullptr;
   PFT_TRY
-  if (!a[1] || !a[2] || a[1] == Py_None || a[2] == Py_None)
-    throw NotImplemented("where: the one-argument form (indices of true elements) is not supported; pass x and y");
+  const bool no_x = !a[1] || a[1] == Py_None, no_y = !a[2] || a[2] == Py_None;
+  if (no_x && no_y) return wrap(ops::where_indices(to_tensor(a[0], -1, "where")));  // TF's where(condition)
+  if (no_x || no_y) throw py::value_error("x and y must both be non-None or both be None.");
   TensorPtr c = to_tensor(a[0], int(DType::Bool), "where");
   TensorPtr tx, ty;
   convert_pair(a[1], a[2], "where", tx, ty);
