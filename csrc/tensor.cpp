@@ -318,6 +318,9 @@ int64_t check_shape(const Shape& s, const char* op) {
 
 void throw_bad_nbytes(DType dt, const Shape& s, const char* op) {
   const int64_t n = check_shape(s, op);  // throws for a bad element count
+  if (n == 0)  // an empty shape whose non-zero dimensions span more than 2**63 bytes (strides would overflow)
+    throw InvalidArgument(std::string(op ? op : "allocation") + ": shape " + s.str() + " of dtype " + dtype_name(dt) +
+                          " is empty, but its non-zero dimensions span more than 2**63 bytes");
   throw InvalidArgument(std::string(op ? op : "allocation") + ": a tensor of dtype " + dtype_name(dt) + " and shape " +
                         s.str() + " would need more than 2**63 bytes (" + std::to_string(n) + " elements of " +
                         std::to_string(dtype_size(dt)) + " bytes)");
@@ -341,7 +344,8 @@ int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what) {
 TensorPtr empty(DType dt, const Shape& shape, Device dev) {
   // checked_nbytes's rule, inline (every op allocates here); the entry points have named the op already
   int64_t n, nbytes;
-  if (!shape.try_numel(&n) || __builtin_mul_overflow(n, int64_t(dtype_size(dt)), &nbytes) || nbytes > kMaxTensorBytes)
+  if (!shape.try_numel(&n) || __builtin_mul_overflow(n, int64_t(dtype_size(dt)), &nbytes) || nbytes > kMaxTensorBytes ||
+      (n == 0 && !shape.empty_extent_fits(int64_t(dtype_size(dt)), kMaxTensorBytes)))
     throw_bad_nbytes(dt, shape, nullptr);
   auto t = new_impl();
   t->id = next_tensor_id();
@@ -354,7 +358,8 @@ TensorPtr empty(DType dt, const Shape& shape, Device dev) {
 
 TensorPtr empty_as(const TensorImpl& x, DType dt, Device dev) {
   int64_t nbytes;
-  if (__builtin_mul_overflow(x.numel, int64_t(dtype_size(dt)), &nbytes) || nbytes > kMaxTensorBytes)
+  if (__builtin_mul_overflow(x.numel, int64_t(dtype_size(dt)), &nbytes) || nbytes > kMaxTensorBytes ||
+      (x.numel == 0 && !x.shape.empty_extent_fits(int64_t(dtype_size(dt)), kMaxTensorBytes)))
     throw_bad_nbytes(dt, x.shape, nullptr);
   auto t = new_impl();
   t->id = next_tensor_id();

@@ -125,6 +125,14 @@ struct Shape {
     *out = n;
     return true;
   }
+  // An empty shape's extent: its non-zero dimensions times the item size must fit in int64 too, or NumPy's
+  // strides of a view (products of trailing dimensions, in bytes) overflow: [0, 1, 2**62] of float32.
+  bool empty_extent_fits(int64_t itemsize, int64_t limit) const {
+    int64_t n = itemsize;
+    for (int i = 0; i < ndim; i++)
+      if (d[i] != 0 && __builtin_mul_overflow(n, d[i], &n)) return false;
+    return n <= limit;
+  }
   bool try_numel_slow(int64_t* out) const {
     int64_t n = 1;
     bool empty = false;
@@ -190,7 +198,8 @@ constexpr int64_t kMaxTensorBytes = INT64_MAX - (int64_t(2) << 20);
 // empty() runs it for every tensor.
 inline int64_t checked_nbytes(DType dt, const Shape& s, const char* op) {
   int64_t n, bytes;
-  if (s.try_numel(&n) && !__builtin_mul_overflow(n, int64_t(dtype_size(dt)), &bytes) && bytes <= kMaxTensorBytes)
+  if (s.try_numel(&n) && !__builtin_mul_overflow(n, int64_t(dtype_size(dt)), &bytes) && bytes <= kMaxTensorBytes &&
+      (n != 0 || s.empty_extent_fits(int64_t(dtype_size(dt)), kMaxTensorBytes)))
     return bytes;
   throw_bad_nbytes(dt, s, op);
 }

@@ -96,7 +96,7 @@ void one_hot_forward(T* out, const I* indices, int64_t outer, int64_t depth, int
 // integer range's truncation by one.
 template <class T>
 __global__ void range_forward_kernel(T* out, double start, double delta, int64_t n) {
-  PFT_GRID_STRIDE(i, n) out[i] = static_cast<T>(__dadd_rn(start, __dmul_rn(double(i), delta)));
+  PFT_GRID_STRIDE(i, n) out[i] = math::convert<T, double>(__dadd_rn(start, __dmul_rn(double(i), delta)));
 }
 
 template <class T>

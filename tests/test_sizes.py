@@ -25,7 +25,7 @@ OVERFLOW = [
     (lambda: tf.zeros([BIG], tf.int64), "fill", "2**63 bytes"),
     (lambda: tf.ones([2**61], tf.float64), "fill", "2**63 bytes"),
     (lambda: tf.fill([BIG], 7.0), "broadcast_to", "2**63 bytes"),
-    (lambda: tf.range(BIG), "range", "2**63 bytes"),
+    (lambda: tf.range(BIG, dtype=tf.int64), "range", "2**63 bytes"),
     (lambda: tf.range(1e30), "range", "more than 2**63 - 1"),
     (lambda: tf.range(0.0, 1.0, 1e-300), "range", "more than 2**63 - 1"),
     (lambda: tf.one_hot([0], BIG), "one_hot", "2**63 bytes"),
@@ -249,3 +249,30 @@ def test_dlpack_import_checks_shape(shape, ndim, text):
     # A well-formed capsule over the same kind of memory is read zero-copy.
     t = tf.from_dlpack(_legacy_capsule([2, 2]))
     assert tuple(t.shape) == (2, 2)
+
+
+def test_integer_range_bounds():
+    # TF converts start/limit/delta to the dtype first; values outside it are an error, not a wrapped cast
+    with pytest.raises(tf.errors.InvalidArgumentError, match="range: .* is out of range for dtype int32"):
+        tf.range(2**40, 2**40 + 3, dtype=tf.int32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="out of range for dtype int32"):
+        tf.range(0, 5, 2**33, dtype=tf.int32)
+    np.testing.assert_array_equal(tf.range(2**40, 2**40 + 3, dtype=tf.int64).numpy(), [2**40, 2**40 + 1, 2**40 + 2])
+    np.testing.assert_array_equal(tf.range(-3, 3, 2, dtype=tf.int32).numpy(), [-3, -1, 1])
+
+
+def test_empty_shapes_whose_extent_overflows_in_bytes():
+    # Empty, and its non-zero dimensions fit in int64 elements, but not in bytes: NumPy's strides of a view
+    # (products of trailing dimensions times the item size) would overflow. Fuzzer finding (atheris).
+    with pytest.raises(tf.errors.InvalidArgumentError, match="non-zero dimensions span more than 2\\*\\*63 bytes"):
+        tf.ones([0, 1, 1, 2**62])
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.zeros([0, 2**31 - 1, 2**31])
+    t = tf.zeros([0, 2**40, 3])  # fits: a view is fine
+    assert t.numpy().shape == (0, 2**40, 3)
+
+
+def test_one_hot_empty_with_huge_depth_returns_at_once():
+    # Fuzzer finding: the kernel looped over depth although the output is empty.
+    r = tf.one_hot(tf.constant(np.array([], np.int32)), 2**40, axis=0)
+    assert tuple(r.shape) == (2**40, 0)

@@ -1,6 +1,7 @@
 // Data movement: transpose (strided gather), one_hot, range.
 #include <omp.h>
 
+#include "../math.h"
 #include "kernels.h"
 
 namespace pft {
@@ -66,7 +67,7 @@ void one_hot_forward(T* out, const I* idx, int64_t outer, int64_t depth, int64_t
 
 template <class T>
 void range_forward(T* out, double start, double delta, int64_t n) {
-  for (int64_t i = 0; i < n; i++) out[i] = static_cast<T>(start + double(i) * delta);
+  for (int64_t i = 0; i < n; i++) out[i] = math::convert<T, double>(start + double(i) * delta);
 }
 
 PFT_INSTANCES_SHAPE()

@@ -220,6 +220,7 @@ TensorPtr one_hot(const TensorPtr& indices, int64_t depth, double on, double off
   auto out = empty(dt, os, indices->device());
   dispatch_all(dt, [&](auto tag) {
     using T = decltype(tag);
+    if (out->numel == 0) return;  // empty: no loop over depth (depth may be 2**62)
     if (indices->dtype == DType::Int32)
       PFT_KERNEL_FOR(out->device(), one_hot_forward<T, int32_t>)(out->data<T>(), indices->data<int32_t>(), outer, depth, inner, math::convert<T, double>(on), math::convert<T, double>(off));
     else
@@ -257,6 +258,13 @@ TensorPtr range(double start, double limit, double delta, DType dt) {
   if ((delta > 0 && start > limit) || (delta < 0 && start < limit))
     throw InvalidArgument("range: requires start <= limit when delta > 0 (start >= limit when delta < 0); got start=" +
                           std::to_string(start) + " limit=" + std::to_string(limit) + " delta=" + std::to_string(delta));
+  if (is_integer(dt)) {  // TF converts start, limit and delta to the dtype first: out of its range is an error
+    const double lo = dt == DType::Int32 ? -2147483648.0 : -9223372036854775808.0;
+    const double hi = dt == DType::Int32 ? 2147483647.0 : 9223372036854775807.0;
+    for (double v : {start, limit, delta})
+      if (!(v >= lo && v <= hi))
+        throw InvalidArgument(std::string("range: ") + number_text(v) + " is out of range for dtype " + dtype_name(dt));
+  }
   const double count = is_integer(dt) ? std::floor((std::abs(limit - start) + std::abs(delta) - 1) / std::abs(delta))
                                       : std::ceil(std::abs((limit - start) / delta));
   if (!(count < 9223372036854775808.0))  // 2**63: the length must be an int64 (a double cast beyond is UB)
