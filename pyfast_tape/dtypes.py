@@ -40,6 +40,54 @@ class DType:
     def base_dtype(self) -> "DType":
         return self
 
+    @property
+    def real_dtype(self) -> "DType":
+        return self
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
+    @property
+    def is_quantized(self) -> bool:
+        return False
+
+    @property
+    def is_unsigned(self) -> bool:
+        return False
+
+    @property
+    def is_numpy_compatible(self) -> bool:
+        return True
+
+    @property
+    def min(self) -> "builtins.float | builtins.int | builtins.bool":
+        """The lowest value of the type (TF: the most negative finite float; False for bool)."""
+        if self._code == 4:
+            return False
+        if self.is_floating:
+            return builtins.float(np.finfo(self._np).min)
+        return builtins.int(np.iinfo(self._np).min)
+
+    @property
+    def max(self) -> "builtins.float | builtins.int | builtins.bool":
+        """The highest value of the type (the largest finite float; True for bool)."""
+        if self._code == 4:
+            return True
+        if self.is_floating:
+            return builtins.float(np.finfo(self._np).max)
+        return builtins.int(np.iinfo(self._np).max)
+
+    @property
+    def limits(self) -> tuple:
+        return (self.min, self.max)
+
+    def is_compatible_with(self, other: object) -> bool:
+        try:
+            return as_dtype(other) == self
+        except TypeError:
+            return False
+
     def __repr__(self) -> str:
         return f"tf.{self.name}"
 

@@ -83,3 +83,12 @@ def test_tensor_shape_api():
     assert tf.TensorShape([np.int64(4)]).as_list() == [4] and type(tf.TensorShape([np.int64(4)])[0]) is int
     with pytest.raises(TypeError, match="did you mean"):
         tf.TensorShape(3)
+
+
+def test_dtype_attributes():
+    assert tf.float32.max == float(np.finfo(np.float32).max) and tf.float32.min == -tf.float32.max
+    assert tf.float64.max == float(np.finfo(np.float64).max)
+    assert tf.int32.limits == (-2**31, 2**31 - 1) and tf.int64.max == 2**63 - 1
+    assert tf.bool.min is False and tf.bool.max is True
+    assert not tf.float32.is_complex and not tf.int32.is_unsigned and tf.float32.real_dtype == tf.float32
+    assert tf.float32.is_compatible_with("float32") and not tf.float32.is_compatible_with(tf.int32)
