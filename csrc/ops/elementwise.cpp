@@ -11,6 +11,8 @@ namespace ops {
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   Shape out;
   out.ndim = std::max(a.ndim, b.ndim);
+  int64_t n = 1;
+  bool odd = false;
   for (int i = 0; i < out.ndim; i++) {
     int ia = i - (out.ndim - a.ndim), ib = i - (out.ndim - b.ndim);
     int64_t da = ia >= 0 ? a.d[ia] : 1, db = ib >= 0 ? b.d[ib] : 1;
@@ -20,9 +22,11 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
                             std::to_string(da) + " vs " + std::to_string(db) +
                             "); reshape one operand so each dimension matches or is 1");
     out.d[i] = da == 1 ? db : da;
+    odd |= __builtin_mul_overflow(n, out.d[i], &n);  // the element count, in the same pass
   }
-  int64_t n;  // [2**32, 1] with [1, 2**32] has 2**64 elements (inline: every broadcasting op comes here)
-  if (!out.try_numel(&n)) out.throw_bad_shape(op);
+  // [2**32, 1] with [1, 2**32] has 2**64 elements. Inputs are valid shapes (no negative dims), so an
+  // overflow-free non-zero count is valid; an overflow or an empty result takes the exact rule.
+  if (__builtin_expect(odd || n == 0, 0) && !out.try_numel_slow(&n)) out.throw_bad_shape(op);
   return out;
 }
 
