@@ -30,8 +30,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
+from ._pyops import as_tensor as _t, to_numpy as _np, from_numpy as _out
 from .dtypes import DType, as_dtype, float64, int32, int64
-from .indexing import _on_device_of
 
 _py_slice = slice  # `slice` below is tf.slice
 _IAE = _core.InvalidArgumentError
@@ -41,27 +41,6 @@ newaxis = None
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------
-def _t(x: Any, dtype: Any = None) -> Any:
-    """A tensor: a Variable is read (so the active tapes watch it, as any op reading it does)."""
-    if isinstance(x, _core.Tensor):
-        return x
-    if isinstance(x, _core.VariableBase):
-        return x.read_value()
-    return _core.convert(x, dtype)
-
-
-def _np(x: Any) -> np.ndarray:
-    return np.asarray(x.numpy())
-
-
-def _out(a: Any, like: Any = None) -> Any:
-    a = np.asarray(a)
-    if not a.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d result 1-d)
-        a = a.copy(order="C")
-    t = _core.convert(a)
-    return t if like is None else _on_device_of(t, like)
-
-
 def _prod(dims: Sequence[int]) -> int:
     n = 1
     for d in dims:

@@ -12,14 +12,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import numpy as np
 
 from . import _core, _nest
-
-
-def _t(x: Any) -> Any:
-    if isinstance(x, _core.Tensor):
-        return x
-    if isinstance(x, _core.VariableBase):
-        return x.read_value()
-    return _core.convert(x)
+from ._pyops import as_tensor as _t
 
 
 def _truth(pred: Any, op: str) -> bool:

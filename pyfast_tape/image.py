@@ -11,15 +11,7 @@ from typing import Any, List, Optional
 import numpy as np
 
 from . import _core
-from .indexing import _on_device_of
-
-
-def _t(x: Any) -> Any:
-    if isinstance(x, _core.Tensor):
-        return x
-    if isinstance(x, _core.VariableBase):
-        return x.read_value()  # a read: the active tapes watch the Variable
-    return _core.convert(x)
+from ._pyops import as_tensor as _t, from_numpy as _out
 
 
 def _check_image(op: str, x: Any) -> None:
@@ -41,7 +33,7 @@ def adjust_contrast(images: Any, contrast_factor: Any, name: Optional[str] = Non
     if xv.dtype.kind != "f":
         info = np.iinfo(xv.dtype) if xv.dtype.kind in "iu" else None
         out = np.clip(np.round(out), info.min, info.max) if info is not None else out
-    y = _on_device_of(_core.convert(np.ascontiguousarray(out.astype(xv.dtype))), x)
+    y = _out(out.astype(xv.dtype), x)
 
     def backward(dys: List[Any]) -> List[Any]:
         raise LookupError("gradient registry has no entry for: AdjustContrastv2")
@@ -77,7 +69,7 @@ def rgb_to_grayscale(images: Any, name: Optional[str] = None) -> Any:
     x = _t(images)
     if not x.dtype.is_floating:
         raise TypeError("rgb_to_grayscale: only float images are supported here (convert_image_dtype first)")
-    w = _on_device_of(_core.convert(np.array([0.2989, 0.587, 0.114], dtype=np.dtype(x.dtype.name))), x)
+    w = _out(np.array([0.2989, 0.587, 0.114], dtype=np.dtype(x.dtype.name)), x)
     return _core.reduce_sum(_core.multiply(x, w), axis=-1, keepdims=True)
 
 

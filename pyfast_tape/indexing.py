@@ -12,6 +12,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from . import _core
+from ._pyops import on_device_of as _on_device_of
 
 
 class IndexOutOfRangeError(_core.InvalidArgumentError, IndexError):
@@ -100,16 +101,6 @@ def getitem(x: Any, key: Any) -> Any:
 
 
 # ---- tf.boolean_mask -------------------------------------------------------------------------------------
-def _on_device_of(t: Any, like: Any) -> Any:
-    """`t` (made from a NumPy array) on the device of `like`."""
-    dev = like.device
-    if t.device == dev:
-        return t
-    from .config import _parse_device
-    kind, index = _parse_device(dev)
-    return t.gpu(index) if kind == 1 else t.cpu()
-
-
 def _take(x: Any, idx: np.ndarray, axis: int) -> Any:
     """``x`` gathered at the (sorted, distinct) positions `idx` along `axis`; its gradient is `_put`."""
     n = int(x.shape[axis])

@@ -15,32 +15,12 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
-from .indexing import _on_device_of
+from ._pyops import as_tensor as _t, to_numpy as _np, from_numpy as _out
 
 matmul = _core.matmul
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------
-def _t(x: Any) -> Any:
-    """A tensor: a Variable is read (so the active tapes watch it, as any op reading it does)."""
-    if isinstance(x, _core.Tensor):
-        return x
-    if isinstance(x, _core.VariableBase):
-        return x.read_value()
-    return _core.convert(x)
-
-
-def _np(x: Any) -> np.ndarray:
-    return np.asarray(x.numpy())
-
-
-def _out(a: np.ndarray, like: Any) -> Any:
-    a = np.asarray(a)
-    if not a.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d result 1-d)
-        a = a.copy(order="C")
-    return _on_device_of(_core.convert(a), like)
-
-
 def _check_float(op: str, x: Any) -> None:
     if not x.dtype.is_floating:
         raise TypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype.name} of shape "

@@ -11,14 +11,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-
-
-def _t(x: Any) -> Any:
-    if isinstance(x, _core.Tensor):
-        return x
-    if isinstance(x, _core.VariableBase):
-        return x.read_value()
-    return _core.convert(x)
+from ._pyops import as_tensor as _t
 
 
 def _c(v: float, like: Any) -> Any:

@@ -64,19 +64,14 @@ def shuffle(value: Any, seed: Optional[int] = None, name: Optional[str] = None) 
     differentiable (TF's RandomShuffle has no gradient: the result is not recorded on the tape)."""
     import numpy as np
 
-    from .indexing import _on_device_of
+    from ._pyops import as_tensor, from_numpy
 
-    if isinstance(value, _core.Tensor):
-        t = value
-    elif isinstance(value, _core.VariableBase):
-        t = value.read_value()
-    else:
-        t = _core.convert(value)
+    t = as_tensor(value)
     a = np.asarray(t.numpy())
     if a.ndim == 0:
         return _core.identity(t)
     perm = np.random.default_rng(_next_seed(seed)).permutation(a.shape[0])
-    out: _core.Tensor = _on_device_of(_core.convert(np.ascontiguousarray(a[perm])), t)
+    out: _core.Tensor = from_numpy(a[perm], t)
     return out
 
 

@@ -16,26 +16,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from .indexing import _on_device_of
-
-
-def _t(x: Any) -> Any:
-    if isinstance(x, _core.Tensor):
-        return x
-    if isinstance(x, _core.VariableBase):
-        return x.read_value()  # a read: the active tapes watch the Variable
-    return _core.convert(x)
-
-
-def _np(x: Any) -> np.ndarray:
-    return np.asarray(x.numpy())
-
-
-def _out(a: Any, like: Any) -> Any:
-    a = np.asarray(a)
-    if not a.flags.c_contiguous:
-        a = a.copy(order="C")
-    return _on_device_of(_core.convert(a), like)
+from ._pyops import as_tensor as _t, to_numpy as _np, from_numpy as _out
 
 
 def _axes(axis: Any, rank: int, op: str) -> Tuple[int, ...]:
