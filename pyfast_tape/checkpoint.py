@@ -190,22 +190,32 @@ def _escape(name: str) -> str:
     return name.replace(".", "..").replace("/", ".S")
 
 
-def _live_variables(root: Any) -> List[Any]:
-    """Every variable reachable from `root`, breadth first, once each."""
+def _reachable(root: Any, optimizer_lists: bool = False) -> List[Tuple[Any, str]]:
+    """Every object reachable from `root` with its kind, breadth first, once each (variables are leaves).
+    With `optimizer_lists`, a Keras optimizer's own slot lists (_OPTIMIZER_SKIP) are followed too."""
     seen = {id(root)}
     queue = collections.deque([root])
     out = []
+    opt = _keras_optimizer_class() if optimizer_lists else None
     while queue:
         obj = queue.popleft()
         kind = _kind(obj)
+        out.append((obj, kind))
         if kind == "variable":
-            out.append(obj)
             continue
-        for _, child in _children(obj, kind):
+        children: List[Tuple[str, Any]] = list(_children(obj, kind))
+        if opt is not None and isinstance(obj, opt):
+            children += [(k, v) for k, v in vars(obj).items() if k in _OPTIMIZER_SKIP and _kind(v)]
+        for _, child in children:
             if id(child) not in seen:
                 seen.add(id(child))
                 queue.append(child)
     return out
+
+
+def _live_variables(root: Any) -> List[Any]:
+    """Every variable reachable from `root`, breadth first, once each."""
+    return [obj for obj, kind in _reachable(root) if kind == "variable"]
 
 
 # ---- saving ----------------------------------------------------------------------------------------------
@@ -1319,21 +1329,4 @@ def _copy_object(obj: Any) -> Any:
 
 def _all_objects(root: Any) -> List[Any]:
     """Every trackable object reachable from `root` (not variables), breadth first."""
-    seen = {id(root)}
-    queue = collections.deque([root])
-    out = []
-    while queue:
-        obj = queue.popleft()
-        kind = _kind(obj)
-        if kind == "variable":
-            continue
-        out.append(obj)
-        children: List[Tuple[str, Any]] = list(_children(obj, kind))
-        opt = _keras_optimizer_class()
-        if opt is not None and isinstance(obj, opt):  # reach optimizers' own lists too
-            children += [(k, v) for k, v in vars(obj).items() if k in _OPTIMIZER_SKIP and _kind(v)]
-        for _, child in children:
-            if id(child) not in seen:
-                seen.add(id(child))
-                queue.append(child)
-    return out
+    return [obj for obj, kind in _reachable(root, optimizer_lists=True) if kind != "variable"]
